@@ -1,0 +1,1 @@
+"""Live ipywidgets apps built on :mod:`nndl_lab.experiments`."""
