@@ -154,7 +154,7 @@ class FullyConnectedNet:
 
         dims = [self.input_dim, *self.hidden_dims, self.num_classes]
         self.params = {}
-        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
             if isinstance(weight_scale, str):
                 std = WEIGHT_SCALE_SCHEMES[weight_scale](fan_in, fan_out)
             else:

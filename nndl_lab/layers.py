@@ -312,7 +312,8 @@ def dropout_forward(x, dropout_param):
     """
     if not isinstance(dropout_param, dict):
         raise TypeError(
-            f"dropout_param must be a dict with keys 'p' and 'mode', got {type(dropout_param).__name__}"
+            "dropout_param must be a dict with keys 'p' and 'mode', "
+            f"got {type(dropout_param).__name__}"
         )
     p = dropout_param.get("p")
     mode = dropout_param.get("mode")

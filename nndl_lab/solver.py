@@ -201,7 +201,8 @@ class Solver:
     def _check_data(self, data):
         if not isinstance(data, dict):
             raise TypeError(
-                f"data must be a dict with keys {list(REQUIRED_DATA_KEYS)}, got {type(data).__name__}"
+                f"data must be a dict with keys {list(REQUIRED_DATA_KEYS)}, "
+                f"got {type(data).__name__}"
             )
         missing = [key for key in REQUIRED_DATA_KEYS if key not in data]
         if missing:
@@ -377,7 +378,7 @@ class Solver:
             for name, w in self.best_params.items():
                 self.model.params[name] = w.copy()
             if self.best_bn_params is not None:
-                for target, source in zip(self.model.bn_params, self.best_bn_params):
+                for target, source in zip(self.model.bn_params, self.best_bn_params, strict=True):
                     target.update(
                         {
                             k: (v.copy() if isinstance(v, np.ndarray) else v)
