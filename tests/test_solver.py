@@ -184,7 +184,8 @@ def test_divergence_stops_training_and_is_reported(capsys):
     data = make_data()
     data["X_train"] = data["X_train"] * 1e4
     solver = Solver(small_model(weight_scale=1.0), data, update_rule="sgd",
-                    optim_config={"learning_rate": 1e3}, num_epochs=5, batch_size=50, seed=0)  # fmt: skip
+                    optim_config={"learning_rate": 1e3}, num_epochs=5, batch_size=50,
+                    seed=0)  # fmt: skip
     solver.train()
     assert solver.diverged_at is not None
     assert len(solver.loss_history) == solver.diverged_at
