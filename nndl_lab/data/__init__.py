@@ -1,0 +1,228 @@
+"""Data sets for the book and the homework: CIFAR-10 and the offline digits.
+
+``get_data("auto")`` returns CIFAR-10 when it is already in the cache
+directory and otherwise the UCI handwritten digits that ship with the
+package, and says which it used. Every loader returns the homework's dict
+``X_train, y_train, X_val, y_val, X_test, y_test`` (float32 images
+``(N, C, H, W)``, mean-subtracted; int64 labels) as a :class:`Dataset`.
+
+CIFAR-10 is downloaded once (``nndl-lab data download cifar10`` or
+:func:`download_cifar10`), checked against the publisher's MD5, extracted
+with no member allowed outside the target directory, and read with numpy from
+the binary format; an existing ``cifar-10-batches-py`` folder is read with a
+restricted unpickler that can rebuild numpy arrays and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._cifar10 import (
+    CIFAR10_CLASSES,
+    CIFAR10_DEFAULTS,
+    CIFAR10_MD5,
+    CIFAR10_PYTHON_MD5,
+    CIFAR10_PYTHON_URL,
+    CIFAR10_URL,
+    FORMATS,
+    _folder_complete,
+    download_cifar10,
+    find_cifar10,
+    get_CIFAR10_data,
+    get_cifar10_data,
+    load_cifar10,
+)
+from ._common import (
+    DATA_DIR_ENV,
+    DataError,
+    Dataset,
+    DownloadError,
+    UnsafeArchiveError,
+    check_bool,
+    resolve_data_dir,
+    resolve_data_dir_with_source,
+)
+from ._digits import DIGITS_DEFAULTS, DIGITS_PATH, get_digits_data, load_digits_raw
+from ._fetch import md5_of_file
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "CIFAR10_MD5",
+    "CIFAR10_PYTHON_MD5",
+    "CIFAR10_PYTHON_URL",
+    "CIFAR10_URL",
+    "DATA_DIR_ENV",
+    "DATASET_NAMES",
+    "DataError",
+    "Dataset",
+    "DownloadError",
+    "UnsafeArchiveError",
+    "cache_info",
+    "download_cifar10",
+    "find_cifar10",
+    "get_CIFAR10_data",
+    "get_cifar10_data",
+    "get_data",
+    "get_digits_data",
+    "load_cifar10",
+    "resolve_data_dir",
+]
+
+#: Accepted values of ``get_data``'s ``name``.
+DATASET_NAMES = ("auto", "cifar10", "digits")
+
+_DOWNLOAD_HINT = "Run `nndl-lab data download cifar10` for CIFAR-10."
+
+
+def get_data(
+    name: str = "auto",
+    *,
+    num_training: int | None = None,
+    num_validation: int | None = None,
+    num_test: int | None = None,
+    subtract_mean: bool = True,
+    data_dir=None,
+    verbose: bool = True,
+) -> Dataset:
+    """The homework's data dict, from CIFAR-10 or the shipped digits.
+
+    Parameters
+    ----------
+    name : {"auto", "cifar10", "digits"}
+        ``"auto"`` uses CIFAR-10 if a complete copy is already in the cache
+        directory (it never downloads) and the digits otherwise.
+        ``"cifar10"`` downloads CIFAR-10 if needed.
+    num_training, num_validation, num_test : int, optional
+        Split sizes; ``None`` means the chosen data set's default
+        (CIFAR-10: 49000 / 1000 / 1000, digits: 1197 / 300 / 300).
+    subtract_mean : bool
+        Subtract the mean training image from all three splits.
+    data_dir : str or os.PathLike, optional
+        CIFAR-10 cache directory; see :func:`resolve_data_dir`.
+    verbose : bool
+        Print one line saying which data set is used and its split sizes.
+
+    Returns
+    -------
+    Dataset
+        A dict with ``X_train, y_train, X_val, y_val, X_test, y_test`` and
+        attributes ``name``, ``description`` and ``classes``.
+
+    Examples
+    --------
+    >>> data = get_data("digits", verbose=False)
+    >>> data.name, data["X_train"].shape
+    ('digits', (1197, 1, 8, 8))
+    """
+    if not isinstance(name, str) or name not in DATASET_NAMES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, DATASET_NAMES))}; got {name!r}")
+    verbose = check_bool("verbose", verbose)
+    fallback = False
+    if name == "auto":
+        name = "cifar10" if find_cifar10(data_dir) is not None else "digits"
+        fallback = name == "digits"
+
+    defaults = CIFAR10_DEFAULTS if name == "cifar10" else DIGITS_DEFAULTS
+    counts = {
+        "num_training": defaults["num_training"] if num_training is None else num_training,
+        "num_validation": defaults["num_validation"] if num_validation is None else num_validation,
+        "num_test": defaults["num_test"] if num_test is None else num_test,
+    }
+    if name == "cifar10":
+        data = get_cifar10_data(**counts, subtract_mean=subtract_mean, data_dir=data_dir)
+        line = (
+            f"Using the CIFAR-10 data set (from {find_cifar10(data_dir)}): {_sizes(data)}, "
+            "3×32×32 images."
+        )
+    else:
+        # data_dir only concerns CIFAR-10, but a bad value is still a bug.
+        resolve_data_dir(data_dir)
+        data = get_digits_data(**counts, subtract_mean=subtract_mean)
+        origin = " (offline default)" if fallback else ""
+        hint = f" {_DOWNLOAD_HINT}" if fallback else ""
+        line = f"Using the digits data set{origin}: {_sizes(data)}, 1×8×8 images.{hint}"
+    if verbose:
+        print(line)
+    return data
+
+
+def _sizes(data: Dataset) -> str:
+    return f"{len(data['y_train'])} train / {len(data['y_val'])} val / {len(data['y_test'])} test"
+
+
+def cache_info(data_dir=None, *, check_archives: bool = True) -> dict:
+    """What is cached where, for ``nndl-lab data info``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike, optional
+        Cache directory; see :func:`resolve_data_dir`.
+    check_archives : bool
+        Compute the MD5 of kept archives (about a second for CIFAR-10).
+
+    Returns
+    -------
+    dict
+        ``data_dir`` (Path), ``data_dir_source`` (``"argument"``,
+        ``"NNDL_LAB_DATA_DIR"``, ``"XDG_CACHE_HOME"`` or ``"default"``),
+        ``digits`` (``path``, ``size``, ``ok``, ``problem``), ``cifar10``
+        (``found``: the folder :func:`find_cifar10` would use or None;
+        ``folders``: list of ``path``, ``format``, ``size``, ``complete``;
+        ``archives``: list of ``path``, ``format``, ``size``, ``md5``,
+        ``expected_md5``, ``ok``), and ``leftovers`` (temporary ``.part``
+        files or folders from an interrupted run, safe to delete).
+    """
+    root, source = resolve_data_dir_with_source(data_dir)
+    check_archives = check_bool("check_archives", check_archives)
+    info: dict = {"data_dir": root, "data_dir_source": source}
+
+    digits = {"path": DIGITS_PATH, "size": None, "ok": False, "problem": None}
+    try:
+        digits["size"] = DIGITS_PATH.stat().st_size
+        load_digits_raw()
+        digits["ok"] = True
+    except (OSError, DataError) as exc:
+        digits["problem"] = str(exc)
+    info["digits"] = digits
+
+    folders, archives = [], []
+    for fmt in FORMATS.values():
+        folder = root / fmt.folder
+        if folder.is_dir():
+            folders.append(
+                {
+                    "path": folder,
+                    "format": fmt.name,
+                    "size": _tree_size(folder),
+                    "complete": _folder_complete(folder, fmt),
+                }
+            )
+        archive = root / fmt.archive
+        if archive.is_file():
+            found = md5_of_file(archive) if check_archives else None
+            archives.append(
+                {
+                    "path": archive,
+                    "format": fmt.name,
+                    "size": archive.stat().st_size,
+                    "md5": found,
+                    "expected_md5": fmt.md5,
+                    "ok": None if found is None else found == fmt.md5,
+                }
+            )
+    info["cifar10"] = {"found": find_cifar10(root), "folders": folders, "archives": archives}
+    info["leftovers"] = (
+        sorted(p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".part"))
+        if root.is_dir()
+        else []
+    )
+    return info
+
+
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for filename in filenames:
+            total += (Path(dirpath) / filename).stat().st_size
+    return total

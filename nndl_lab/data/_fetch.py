@@ -1,0 +1,237 @@
+"""Download a file to a verified temporary file, and extract a tar.gz safely.
+
+Both steps write only to temporary names inside the destination directory
+and remove them on any failure (including KeyboardInterrupt), so a later
+call never finds a half-written file under a name it trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+from ._common import DataError, DownloadError, UnsafeArchiveError
+
+_CHUNK_SIZE = 1 << 20
+_MD5_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def check_md5(md5) -> str:
+    """Return ``md5`` lower-cased, or raise a TypeError/ValueError naming it."""
+    if not isinstance(md5, str):
+        raise TypeError(f"md5 must be a string of 32 hex digits, got {md5!r}")
+    if not _MD5_RE.fullmatch(md5.lower()):
+        raise ValueError(f"md5 must be 32 hex digits, got {md5!r}")
+    return md5.lower()
+
+
+def md5_of_file(path) -> str:
+    """Hex MD5 of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _progress_bar(*, total, desc, disable):
+    # Imported here so that loading the digits never imports tqdm.
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=disable
+    )
+
+
+def _format_bytes(n: int) -> str:
+    return f"{n:,} bytes"
+
+
+def download_verified(url: str, dest_dir: Path, name: str, md5: str, *, progress, timeout, hint):
+    """Download ``url`` into a temporary file in ``dest_dir`` and check its MD5.
+
+    Parameters
+    ----------
+    url : str
+        What to download (any scheme urllib supports).
+    dest_dir : pathlib.Path
+        Existing directory for the temporary file (same file system as the
+        final name, so the caller can ``os.replace`` it into place).
+    name : str
+        The final file name: shown on the progress bar and used in the
+        temporary file's name.
+    md5 : str
+        Expected lower-case hex MD5.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    timeout : float
+        Seconds to wait for the server on each network operation.
+    hint : str
+        How to retry; appended to every error message.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified temporary file (``.<name>.*.part``); the caller owns it.
+
+    Raises
+    ------
+    DownloadError
+        HTTP error status, unreachable server, lost connection, truncated
+        transfer or checksum mismatch. The temporary file is removed.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            received, expected_size, digest = _stream(url, out, name, progress, timeout, hint)
+        if expected_size is not None and received != expected_size:
+            raise DownloadError(
+                f"download of {url} was truncated: received {_format_bytes(received)} of "
+                f"{_format_bytes(expected_size)}; the partial file was discarded. {hint}"
+            )
+        if digest != md5:
+            raise DownloadError(
+                f"checksum mismatch for {url}: expected MD5 {md5}, got {digest} "
+                f"({_format_bytes(received)}); the file was discarded. {hint}"
+            )
+    except BaseException:
+        # Also on KeyboardInterrupt: never leave a partial file behind.
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _stream(url, out, name, progress, timeout, hint):
+    """Copy the response body to ``out``; return (received, Content-Length, md5)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "nndl-lab"})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise DownloadError(
+            f"download of {url} failed: the server answered HTTP {exc.code} {exc.reason}. {hint}"
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"could not download {url}: {reason}. {hint}") from exc
+    digest = hashlib.md5(usedforsecurity=False)
+    received = 0
+    with response:
+        length = response.headers.get("Content-Length")
+        expected_size = int(length) if length is not None and length.strip().isdigit() else None
+        bar = _progress_bar(total=expected_size, desc=name, disable=not progress)
+        try:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK_SIZE)
+                except http.client.IncompleteRead as exc:
+                    # Newer Pythons raise here when the server closes early;
+                    # keep the count so the truncation message is exact.
+                    chunk = exc.partial
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    break
+                except (OSError, http.client.HTTPException) as exc:
+                    raise DownloadError(
+                        f"download of {url} failed after {_format_bytes(received)}: {exc}; "
+                        f"the partial file was discarded. {hint}"
+                    ) from exc
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+    return received, expected_size, digest.hexdigest()
+
+
+class LinkMemberError(tarfile.FilterError):
+    """A tar member that is neither a regular file nor a directory."""
+
+    def __init__(self, tarinfo):
+        self.tarinfo = tarinfo
+        super().__init__(
+            f"member {tarinfo.name!r} is a link or special file; only regular files and "
+            "directories are accepted"
+        )
+
+
+def _strict_filter(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
+    # The standard "data" filter refuses paths outside the destination,
+    # devices and links pointing outside; a data archive needs no links at
+    # all, so refuse those too before delegating.
+    if not (member.isreg() or member.isdir()):
+        raise LinkMemberError(member)
+    return tarfile.data_filter(member, dest_path)
+
+
+def safe_extract(archive: Path, dest_dir: Path, *, name: str, hint: str) -> Path:
+    """Extract a tar.gz into a new temporary directory inside ``dest_dir``.
+
+    Every member must be a regular file or directory whose path stays inside
+    the extraction directory (standard library ``data`` filter plus a ban on
+    links); otherwise nothing is kept.
+
+    Parameters
+    ----------
+    archive : pathlib.Path
+        The tar.gz file.
+    dest_dir : pathlib.Path
+        Existing directory in which to create the temporary directory.
+    name : str
+        The archive's name for messages (``archive`` may be a temporary file).
+    hint : str
+        How to retry; appended to every error message.
+
+    Returns
+    -------
+    pathlib.Path
+        The temporary directory (``.<name>.*.part``); the caller
+        moves what it needs out of it and removes it.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        A member escapes the directory or is a link/device, or this Python
+        has no extraction filters (3.10.12+, 3.11.4+, 3.12+ have them).
+    DataError
+        The file is not a readable tar.gz archive.
+    """
+    if not hasattr(tarfile, "data_filter"):
+        raise UnsafeArchiveError(
+            "this Python's tarfile has no extraction filters (added in 3.10.12, 3.11.4 and "
+            "3.12), so the archive cannot be extracted safely; upgrade Python. " + hint
+        )
+    tmp = Path(tempfile.mkdtemp(dir=dest_dir, prefix=f".{name}.", suffix=".part"))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            # Filter errors are fatal at errorlevel >= 1; say so explicitly.
+            tar.errorlevel = 2
+            tar.extractall(tmp, filter=_strict_filter)
+    except tarfile.FilterError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UnsafeArchiveError(
+            f"refused to extract {name}: {exc}; nothing was kept. {hint}"
+        ) from exc
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(
+            f"{name} is not a readable tar.gz archive ({exc}); nothing was kept. " + hint
+        ) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
