@@ -1,0 +1,544 @@
+r"""Single training runs and the homework's experiments built from them.
+
+A *run* is the plain result of one training: a dict
+
+==================== =========================================================
+``loss_history``      ndarray (iterations,): the loss at every iteration
+``train_acc_history`` ndarray (checks,): training accuracy at every check
+``val_acc_history``   ndarray (checks,): validation accuracy at every check
+``best_val_acc``      float: the Solver's best validation accuracy
+``best_train_acc``    float: the highest training accuracy of the checks
+``final_train_loss``  float: mean of the last ``min(100, len)`` losses
+``diverged_at``       None, or the 1-based iteration whose loss was not finite
+==================== =========================================================
+
+A diverged run stops there, as the Solver does: its ``loss_history`` ends
+with the non-finite loss and its accuracy histories hold only the checks made
+before it (so its ``final_train_loss`` is not finite either). A run that
+diverged at its very first step has no checks; its ``best_val_acc`` and
+``best_train_acc`` are then 0.0.
+
+Book: chapter 2 (SGD & momentum), chapter 3 (Nesterov), chapter 4 (RMSProp),
+chapter 5 (Adam), chapter 6 (batchnorm), chapter 8 (capstone).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import optim
+from ..fc_net import FullyConnectedNet
+from ..solver import Solver
+from . import _checks
+from .parallel import run_parallel
+
+__all__ = [
+    "HOMEWORK_RULES",
+    "HOMEWORK_ADAPTIVE_RULES",
+    "train_net",
+    "compare_update_rules",
+    "batchnorm_vs_baseline",
+    "capstone",
+    "final_train_loss",
+    "num_iterations",
+    "num_checks",
+]
+
+#: The homework's first comparison: SGD, momentum and Nesterov at learning rate 1e-2
+#: (a 6-layer net of 100 units per hidden layer, 4,000 samples, 5 epochs).
+HOMEWORK_RULES = {
+    "sgd": {"learning_rate": 1e-2},
+    "sgd_momentum": {"learning_rate": 1e-2},
+    "sgd_nesterov_momentum": {"learning_rate": 1e-2},
+}
+
+#: The homework's second comparison: RMSProp at 2e-4 against Adam at 1e-3.
+HOMEWORK_ADAPTIVE_RULES = {
+    "rmsprop": {"learning_rate": 2e-4},
+    "adam": {"learning_rate": 1e-3},
+}
+
+
+def final_train_loss(loss_history, window=100):
+    """Mean of the last ``min(window, len)`` losses (the homework's "final training loss").
+
+    Book: chapter 6 (the weight-scale plots). NaN for an empty history.
+    """
+    loss_history = np.asarray(loss_history, dtype=float)
+    if loss_history.size == 0:
+        return float("nan")
+    return float(np.mean(loss_history[-window:]))
+
+
+def num_iterations(num_train, batch_size, num_epochs):
+    """Iterations a Solver makes: ``num_epochs * max(num_train // batch_size, 1)``.
+
+    Book: chapter 1 (the Solver); used to size the histories of sweeps.
+    """
+    return num_epochs * max(num_train // batch_size, 1)
+
+
+def num_checks(num_train, batch_size, num_epochs):
+    """Accuracy checks a Solver makes: after the first step and at every epoch end.
+
+    With one iteration per epoch the first step is also the first epoch end,
+    so there are ``num_epochs`` checks; otherwise ``num_epochs + 1``.
+    Book: chapter 1 (the Solver).
+    """
+    return num_epochs if max(num_train // batch_size, 1) == 1 else num_epochs + 1
+
+
+def _run_from_solver(solver):
+    train = np.asarray(solver.train_acc_history, dtype=float)
+    val = np.asarray(solver.val_acc_history, dtype=float)
+    loss = np.asarray(solver.loss_history, dtype=float)
+    return {
+        "loss_history": loss,
+        "train_acc_history": train,
+        "val_acc_history": val,
+        "best_val_acc": float(solver.best_val_acc),
+        "best_train_acc": float(train.max()) if train.size else 0.0,
+        "final_train_loss": final_train_loss(loss),
+        "diverged_at": solver.diverged_at,
+    }
+
+
+def _train(
+    data,
+    hidden_dims,
+    *,
+    update_rule,
+    optim_config,
+    num_train,
+    num_epochs,
+    batch_size,
+    lr_decay,
+    weight_scale,
+    use_batchnorm,
+    dropout_keep_ratio,
+    reg,
+    num_train_samples,
+    num_val_samples,
+    seed,
+    dtype,
+    progress,
+    num_classes,
+):
+    """Validate everything, then build the net and train it; return (run, model, solver)."""
+    hidden_dims = _checks.hidden_dims(hidden_dims)
+    num_classes = _checks.num_classes(num_classes)
+    input_dim = _checks.data(data, num_classes)
+    update_rule = _checks.update_rule(update_rule)
+    optim_config = _checks.optim_config(update_rule, optim_config)
+    _checks.positive_int("num_epochs", num_epochs)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.lr_decay(lr_decay)
+    _checks.weight_scale(weight_scale)
+    _checks.boolean("use_batchnorm", use_batchnorm)
+    _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
+    _checks.nonnegative_real("reg", reg)
+    _checks.optional_positive_int("num_train_samples", num_train_samples)
+    _checks.optional_positive_int("num_val_samples", num_val_samples)
+    _checks.seed("seed", seed)
+    dtype = _checks.dtype(dtype)
+    subset = _checks.training_subset(data, num_train)
+    model = FullyConnectedNet(
+        hidden_dims,
+        input_dim=input_dim,
+        num_classes=num_classes,
+        dropout_keep_ratio=dropout_keep_ratio,
+        use_batchnorm=use_batchnorm,
+        reg=reg,
+        weight_scale=weight_scale,
+        dtype=dtype,
+        seed=seed,
+    )
+    solver = Solver(
+        model,
+        subset,
+        update_rule=update_rule,
+        optim_config=optim_config,
+        lr_decay=lr_decay,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        num_train_samples=num_train_samples,
+        num_val_samples=num_val_samples,
+        verbose=False,
+        progress=progress,
+        seed=seed,
+    )
+    solver.train()
+    return _run_from_solver(solver), model, solver
+
+
+def train_net(
+    data,
+    hidden_dims=(100,) * 5,
+    *,
+    update_rule="adam",
+    optim_config=None,
+    num_train=None,
+    num_epochs=5,
+    batch_size=100,
+    lr_decay=1.0,
+    weight_scale=5e-2,
+    use_batchnorm=False,
+    dropout_keep_ratio=1.0,
+    reg=0.0,
+    num_train_samples=1000,
+    num_val_samples=None,
+    seed=0,
+    dtype=np.float32,
+    progress=False,
+    num_classes=10,
+):
+    r"""Train one :class:`~nndl_lab.fc_net.FullyConnectedNet` with the Solver; return its run.
+
+    Exactly ``FullyConnectedNet(hidden_dims, ..., seed=seed)`` trained by
+    ``Solver(..., seed=seed, verbose=False)`` on the first ``num_train``
+    training samples. Every argument is checked before the net is built.
+
+    Book: chapters 2–8 (every chapter trains nets this way).
+
+    Parameters
+    ----------
+    data : dict
+        As :func:`nndl_lab.data.get_data` returns: ``X_train, y_train, X_val,
+        y_val`` (images ``(N, C, H, W)``); ``input_dim`` is inferred from
+        ``X_train.shape[1:]``.
+    hidden_dims : sequence of int, default (100,) * 5
+    update_rule : str, default "adam"
+        A name from :data:`nndl_lab.optim.UPDATE_RULES`.
+    optim_config : dict, optional
+        Hyperparameters of the rule (``learning_rate``, ``momentum``, ...).
+    num_train : int or None
+        Train on the first ``num_train`` samples (None, or more than there
+        are: all of them).
+    num_epochs, batch_size : int
+    lr_decay : float in (0, 1]
+        The learning rate is multiplied by this after every epoch.
+    weight_scale : float or {"he", "xavier"}
+    use_batchnorm : bool
+    dropout_keep_ratio : float in (0, 1]
+        Probability of keeping a hidden unit (1.0 = no dropout).
+    reg : float >= 0
+        L2 regularization strength.
+    num_train_samples, num_val_samples : int or None
+        Samples used for the accuracy checks (None = all).
+    seed : int
+        Fixes initialization, minibatches, accuracy subsamples, dropout masks.
+    dtype : np.float32 or np.float64
+    progress : bool
+        Show a tqdm bar.
+    num_classes : int, default 10
+
+    Returns
+    -------
+    run : dict
+        See :mod:`nndl_lab.experiments.runs`.
+    """
+    run, _, _ = _train(
+        data,
+        hidden_dims,
+        update_rule=update_rule,
+        optim_config=optim_config,
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        lr_decay=lr_decay,
+        weight_scale=weight_scale,
+        use_batchnorm=use_batchnorm,
+        dropout_keep_ratio=dropout_keep_ratio,
+        reg=reg,
+        num_train_samples=num_train_samples,
+        num_val_samples=num_val_samples,
+        seed=seed,
+        dtype=dtype,
+        progress=progress,
+        num_classes=num_classes,
+    )
+    return run
+
+
+_TRAIN_NET_SIGNATURE = inspect.signature(train_net)
+
+
+def _rule_plan(rules):
+    """Turn ``{label: config}`` into ``{label: (rule, config)}``, checking every entry."""
+    if rules is None:
+        rules = HOMEWORK_RULES
+    if not isinstance(rules, dict) or not rules:
+        raise ValueError(
+            "rules must be a non-empty dict {label: optim_config}, e.g. "
+            f"{HOMEWORK_ADAPTIVE_RULES}; got {rules!r}"
+        )
+    plan = {}
+    for label, config in rules.items():
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"rules[{label!r}] must be an optim_config dict or None, got "
+                f"{type(config).__name__}"
+            )
+        config = dict(config)
+        rule = config.pop("update_rule", label)
+        if not isinstance(rule, str) or rule not in optim.UPDATE_RULES:
+            raise ValueError(
+                f"rules[{label!r}]: unknown update rule {rule!r}; a label must be an update rule "
+                f"or its config must hold 'update_rule'; known update rules: "
+                f"{list(optim.UPDATE_RULES)}"
+            )
+        plan[label] = (rule, _checks.optim_config(rule, config, name=f"rules[{label!r}]"))
+    return plan
+
+
+def compare_update_rules(
+    data,
+    rules=None,
+    *,
+    hidden_dims=(100,) * 5,
+    num_train=4000,
+    num_epochs=5,
+    batch_size=100,
+    weight_scale=5e-2,
+    seed=0,
+    n_jobs=1,
+    **train_kwargs,
+):
+    r"""Train the same net (same initialization, same minibatches) with several update rules.
+
+    The homework's optimizer comparison: a 6-layer net (five hidden layers of
+    100), the first 4,000 training samples, 5 epochs, batches of 100,
+    weight scale 5e-2. Every rule starts from identical weights and sees the
+    same minibatches (one ``seed``), so the histories differ only by the rule.
+
+    Book: chapter 2 (SGD & momentum), chapter 3 (Nesterov), chapter 4
+    (RMSProp), chapter 5 (Adam).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`.
+    rules : dict {label: optim_config}, optional
+        A label is an update-rule name, or any label when its config holds
+        ``"update_rule"`` (e.g. ``{"adam 1e-2": {"update_rule": "adam",
+        "learning_rate": 1e-2}}``). Default :data:`HOMEWORK_RULES` (SGD,
+        momentum, Nesterov at 1e-2); :data:`HOMEWORK_ADAPTIVE_RULES` is the
+        homework's RMSProp 2e-4 vs Adam 1e-3.
+    hidden_dims, num_train, num_epochs, batch_size, weight_scale, seed
+        See :func:`train_net`. ``num_train`` larger than the training set
+        (the digits have 1,197) uses all of it.
+    n_jobs : int, default 1
+        Train the rules in this many processes (see :func:`run_parallel`);
+        1 trains them one after the other in this process.
+    **train_kwargs
+        Any other keyword of :func:`train_net` (``use_batchnorm``, ``reg``,
+        ``lr_decay``, ``dtype``, ...).
+
+    Returns
+    -------
+    runs : dict {label: run}
+        In the order of ``rules``.
+
+    Examples
+    --------
+    >>> runs = compare_update_rules(get_data("digits"))            # doctest: +SKIP
+    >>> runs["sgd_momentum"]["final_train_loss"] < runs["sgd"]["final_train_loss"]  # doctest: +SKIP
+    True
+    """
+    plan = _rule_plan(rules)
+    for key in ("update_rule", "optim_config"):
+        if key in train_kwargs:
+            raise TypeError(f"compare_update_rules sets {key} from rules; do not pass {key}")
+    # Check the shared arguments once, before any training.
+    _checks.hidden_dims(hidden_dims)
+    _checks.data(data, train_kwargs.get("num_classes", 10))
+    jobs = []
+    for rule, config in plan.values():
+        kwargs = dict(
+            data=data,
+            hidden_dims=hidden_dims,
+            update_rule=rule,
+            optim_config=config,
+            num_train=num_train,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            weight_scale=weight_scale,
+            seed=seed,
+            **train_kwargs,
+        )
+        jobs.append(kwargs)
+    _validate_train_kwargs(jobs[0])
+    if n_jobs == 1:
+        results = [train_net(**kwargs) for kwargs in jobs]
+    else:
+        results = run_parallel(train_net, jobs, n_jobs=n_jobs)
+    return dict(zip(plan, results, strict=True))
+
+
+def _validate_train_kwargs(kwargs):
+    """Check the keyword arguments of a train_net call without training."""
+    try:
+        bound = _TRAIN_NET_SIGNATURE.bind(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"train_net: {exc}") from None
+    bound.apply_defaults()
+    args = bound.arguments
+    _checks.hidden_dims(args["hidden_dims"])
+    _checks.num_classes(args["num_classes"])
+    _checks.update_rule(args["update_rule"])
+    _checks.optim_config(args["update_rule"], args["optim_config"])
+    _checks.positive_int("num_epochs", args["num_epochs"])
+    _checks.positive_int("batch_size", args["batch_size"])
+    if args["num_train"] is not None:
+        _checks.positive_int("num_train", args["num_train"])
+    _checks.lr_decay(args["lr_decay"])
+    _checks.weight_scale(args["weight_scale"])
+    _checks.boolean("use_batchnorm", args["use_batchnorm"])
+    _checks.keep_ratio("dropout_keep_ratio", args["dropout_keep_ratio"])
+    _checks.nonnegative_real("reg", args["reg"])
+    _checks.optional_positive_int("num_train_samples", args["num_train_samples"])
+    _checks.optional_positive_int("num_val_samples", args["num_val_samples"])
+    _checks.seed("seed", args["seed"])
+    _checks.dtype(args["dtype"])
+
+
+def batchnorm_vs_baseline(
+    data,
+    *,
+    hidden_dims=(100,) * 5,
+    num_train=1000,
+    weight_scale=2e-2,
+    num_epochs=10,
+    batch_size=50,
+    learning_rate=1e-3,
+    seed=0,
+    **train_kwargs,
+):
+    r"""The same deep net trained with Adam, with and without batch normalization.
+
+    The homework's batchnorm experiment: five hidden layers of 100, the first
+    1,000 training samples, weight scale 2e-2, 10 epochs of batches of 50,
+    Adam at 1e-3. Both nets start from the same weights (one ``seed``; the
+    batchnorm net adds :math:`\gamma = 1, \beta = 0`) and see the same
+    minibatches.
+
+    Book: chapter 6 (batchnorm).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`.
+    hidden_dims, num_train, weight_scale, num_epochs, batch_size, seed
+        See :func:`train_net`.
+    learning_rate : float
+        Adam's learning rate.
+    **train_kwargs
+        Any other keyword of :func:`train_net` except ``update_rule``,
+        ``optim_config`` and ``use_batchnorm``.
+
+    Returns
+    -------
+    dict
+        ``{"baseline": run, "batchnorm": run}``.
+    """
+    for key in ("update_rule", "optim_config", "use_batchnorm"):
+        if key in train_kwargs:
+            raise TypeError(f"batchnorm_vs_baseline sets {key}; do not pass it")
+    _checks.positive_real("learning_rate", learning_rate)
+    kwargs = dict(
+        data=data,
+        hidden_dims=hidden_dims,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        weight_scale=weight_scale,
+        seed=seed,
+        **train_kwargs,
+    )
+    _validate_train_kwargs(kwargs)
+    _checks.data(data, kwargs.get("num_classes", 10))
+    return {
+        "baseline": train_net(**kwargs, use_batchnorm=False),
+        "batchnorm": train_net(**kwargs, use_batchnorm=True),
+    }
+
+
+def capstone(
+    data,
+    *,
+    hidden_dims=(500,) * 3,
+    use_batchnorm=True,
+    learning_rate=1e-3,
+    lr_decay=0.9,
+    num_epochs=10,
+    batch_size=100,
+    weight_scale=1e-2,
+    dropout_keep_ratio=1.0,
+    reg=0.0,
+    seed=0,
+    progress=False,
+    num_train=None,
+    dtype=np.float32,
+    num_classes=10,
+):
+    r"""The homework's final model: a 3×500 batchnorm net, Adam with learning-rate decay.
+
+    Adam at 1e-3, ``lr_decay=0.9`` per epoch, 10 epochs of batches of 100 on
+    the whole training set (the homework reaches 55%+ validation accuracy on
+    CIFAR-10 with it). Afterwards the model holds its best parameters (those
+    of the check with the highest validation accuracy), which are evaluated
+    on all of the validation and test sets.
+
+    Book: chapter 8 (capstone).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`; ``X_test`` and ``y_test`` are used when present.
+    hidden_dims, use_batchnorm, lr_decay, num_epochs, batch_size, weight_scale,
+    dropout_keep_ratio, reg, seed, progress, num_train, dtype, num_classes
+        See :func:`train_net`.
+    learning_rate : float
+        Adam's initial learning rate.
+
+    Returns
+    -------
+    dict
+        A run plus ``"val_acc"`` (best parameters, whole validation set) and
+        ``"test_acc"`` (best parameters on ``X_test``/``y_test``; None when the
+        data has no test split).
+    """
+    _checks.positive_real("learning_rate", learning_rate)
+    has_test = "X_test" in data and "y_test" in data if isinstance(data, dict) else False
+    _checks.data(data, _checks.num_classes(num_classes), need_test=has_test)
+    run, model, solver = _train(
+        data,
+        hidden_dims,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        lr_decay=lr_decay,
+        weight_scale=weight_scale,
+        use_batchnorm=use_batchnorm,
+        dropout_keep_ratio=dropout_keep_ratio,
+        reg=reg,
+        num_train_samples=1000,
+        num_val_samples=None,
+        seed=seed,
+        dtype=dtype,
+        progress=progress,
+        num_classes=num_classes,
+    )
+    run["val_acc"] = float(solver.check_accuracy(data["X_val"], data["y_val"]))
+    run["test_acc"] = (
+        float(solver.check_accuracy(data["X_test"], data["y_test"])) if has_test else None
+    )
+    return run

@@ -1,0 +1,401 @@
+r"""Sweeps: many nets of one shape that differ in weight scale, keep ratio or learning rate.
+
+Each sweep trains its nets either together in one batched pass
+(:func:`nndl_lab.experiments.train_batched`, ``batched=True``, the default)
+or one after the other with the Solver (``batched=False``); both give the
+same numbers up to floating-point rounding (exactly the same runs in float64,
+up to ``allclose``). The results are tables: dicts of arrays indexed like the
+swept values.
+
+Book: chapter 6 (batchnorm: weight-scale sensitivity), chapter 7 (dropout),
+chapter 8 (capstone: hyperparameter search).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import _checks
+from .runs import num_checks, num_iterations, train_net
+
+__all__ = [
+    "weight_scale_sweep",
+    "dropout_sweep",
+    "hyperparameter_search",
+    "stack_runs",
+    "HOMEWORK_WEIGHT_SCALES",
+]
+
+#: The homework's 20 weight scales for the batchnorm sensitivity experiment.
+HOMEWORK_WEIGHT_SCALES = np.logspace(-4, 0, num=20)
+
+_STACKED_KEYS = ("best_val_acc", "best_train_acc", "final_train_loss")
+
+
+def stack_runs(runs, iterations, checks):
+    r"""Stack runs of one shape into the arrays of a sweep table.
+
+    Histories of diverged runs are shorter; they are padded with NaN.
+    ``diverged_at`` becomes an int array with 0 for "did not diverge".
+
+    Book: chapter 6 (the weight-scale sweep's table).
+
+    Parameters
+    ----------
+    runs : list of run dicts
+    iterations, checks : int
+        Full lengths of the loss and accuracy histories.
+
+    Returns
+    -------
+    dict of ndarray
+        ``loss_history`` (S, iterations), ``train_acc_history`` and
+        ``val_acc_history`` (S, checks), ``best_val_acc``, ``best_train_acc``,
+        ``final_train_loss`` (S,), ``diverged_at`` (S,) int.
+    """
+    count = len(runs)
+    table = {
+        "loss_history": np.full((count, iterations), np.nan),
+        "train_acc_history": np.full((count, checks), np.nan),
+        "val_acc_history": np.full((count, checks), np.nan),
+    }
+    for key in ("loss_history", "train_acc_history", "val_acc_history"):
+        for i, run in enumerate(runs):
+            history = np.asarray(run[key], dtype=float)
+            table[key][i, : history.size] = history
+    for key in _STACKED_KEYS:
+        table[key] = np.array([run[key] for run in runs], dtype=float)
+    table["diverged_at"] = np.array([run["diverged_at"] or 0 for run in runs], dtype=np.int64)
+    return table
+
+
+def _train_table(data, settings, *, batched, common):
+    """Train one net per entry of ``settings`` (dicts of per-net keywords); return a table.
+
+    ``common`` holds the keywords shared by every net.
+    """
+    num_train = _checks.training_subset(data, common.get("num_train"))["X_train"].shape[0]
+    iterations = num_iterations(num_train, common["batch_size"], common["num_epochs"])
+    checks = num_checks(num_train, common["batch_size"], common["num_epochs"])
+    if batched:
+        try:  # the batched trainer lands in a second step; until then, train sequentially
+            from .batched import train_batched_table
+        except ImportError:
+            pass
+        else:
+            return train_batched_table(data, settings, common)
+    runs = [train_net(data, **common, **setting) for setting in settings]
+    return stack_runs(runs, iterations, checks)
+
+
+def weight_scale_sweep(
+    data,
+    weight_scales=HOMEWORK_WEIGHT_SCALES,
+    hidden_dims=(50,) * 6,
+    num_epochs=10,
+    batch_size=50,
+    num_train=1000,
+    learning_rate=1e-3,
+    seed=0,
+    dtype=np.float32,
+    batched=True,
+    *,
+    variants=("baseline", "batchnorm"),
+    progress=False,
+):
+    r"""Weight-scale sensitivity of a deep net, with and without batch normalization.
+
+    The homework's experiment: for each of 20 weight scales in
+    ``np.logspace(-4, 0, 20)``, a net with six hidden layers of 50 is trained
+    with Adam (learning rate 1e-3) for 10 epochs of batches of 50 on the first
+    1,000 training samples, once without and once with batchnorm. Per scale
+    it records the best validation accuracy, the best training accuracy and
+    the final training loss (mean of the last 100 losses) — the three plots
+    of the homework. (The homework's cell never trained its baseline; here
+    both are trained.)
+
+    Net ``i`` of a variant is exactly ``FullyConnectedNet(hidden_dims,
+    weight_scale=weight_scales[i], use_batchnorm=..., seed=seed)`` trained by
+    ``Solver(..., update_rule="adam", optim_config={"learning_rate":
+    learning_rate}, batch_size=batch_size, num_epochs=num_epochs,
+    seed=seed)``. With ``batched=True`` all scales of a variant are trained
+    in one vectorized pass (:func:`train_batched`), which reproduces those
+    runs; ``batched=False`` runs the Solver once per net.
+
+    Book: chapter 6 (batchnorm).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`.
+    weight_scales : sequence of float, default ``np.logspace(-4, 0, 20)``
+        Positive, non-empty.
+    hidden_dims : sequence of int, default (50,) * 6
+    num_epochs, batch_size : int
+    num_train : int or None
+        The first ``num_train`` training samples (None or more: all).
+    learning_rate : float
+        Adam's learning rate.
+    seed : int
+    dtype : np.float32 or np.float64
+    batched : bool, default True
+    variants : tuple of {"baseline", "batchnorm"}, keyword-only
+        Which variants to train (default both).
+    progress : bool, keyword-only
+        Show a tqdm bar.
+
+    Returns
+    -------
+    dict
+        ``"weight_scales"`` (S,) and, per variant (``"baseline"``,
+        ``"batchnorm"``), a dict of arrays indexed like the scales:
+        ``best_val_acc`` (S,), ``best_train_acc`` (S,), ``final_train_loss``
+        (S,), ``loss_history`` (S, iterations), ``train_acc_history`` (S,
+        checks), ``val_acc_history`` (S, checks), ``diverged_at`` (S,) int with
+        0 = did not diverge (histories of a diverged net are NaN after it
+        stopped).
+    """
+    scales = _checks.weight_scales(weight_scales)
+    _checks.hidden_dims(hidden_dims)
+    _checks.positive_int("num_epochs", num_epochs)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.positive_real("learning_rate", learning_rate)
+    _checks.seed("seed", seed)
+    _checks.dtype(dtype)
+    _checks.boolean("batched", batched)
+    _checks.data(data)
+    if num_train is not None:
+        _checks.positive_int("num_train", num_train)
+    if isinstance(variants, str) or not set(variants) <= {"baseline", "batchnorm"} or not variants:
+        raise ValueError(
+            f"variants must be a non-empty subset of ('baseline', 'batchnorm'), got {variants!r}"
+        )
+    common = dict(
+        hidden_dims=hidden_dims,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        seed=seed,
+        dtype=dtype,
+        progress=progress,
+    )
+    result = {"weight_scales": np.array(scales, dtype=float)}
+    for variant in ("baseline", "batchnorm"):
+        if variant not in variants:
+            continue
+        settings = [{"weight_scale": scale} for scale in scales]
+        result[variant] = _train_table(
+            data,
+            settings,
+            batched=batched,
+            common={**common, "use_batchnorm": variant == "batchnorm"},
+        )
+    return result
+
+
+def dropout_sweep(
+    data,
+    keep_ratios=(1.0, 0.75, 0.5, 0.25),
+    *,
+    hidden_dims=(500,),
+    num_train=500,
+    num_epochs=25,
+    batch_size=100,
+    learning_rate=5e-4,
+    weight_scale=1e-2,
+    seed=0,
+    dtype=np.float32,
+    batched=True,
+    progress=False,
+):
+    r"""Dropout as a regularizer: the same net trained with several keep ratios.
+
+    The homework's experiment: a net with one hidden layer of 500 overfits
+    500 training samples in 25 epochs (Adam, learning rate 5e-4, batches of
+    100); dropout (inverted, keep probability ``p``) narrows the gap between
+    training and validation accuracy. Every net starts from the same weights
+    and sees the same minibatches; with one seed the dropout masks of the nets
+    come from the same uniform draws ``U`` (the mask is ``U < p``).
+
+    Book: chapter 7 (dropout).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`.
+    keep_ratios : sequence of float in (0, 1]
+        Probabilities of keeping a unit; 1.0 is the net without dropout.
+    hidden_dims, num_train, num_epochs, batch_size, weight_scale, seed, dtype
+        See :func:`train_net`.
+    learning_rate : float
+        Adam's learning rate.
+    batched : bool, default True
+        Train all keep ratios in one pass (:func:`train_batched`).
+    progress : bool
+
+    Returns
+    -------
+    dict
+        ``"keep_ratios"`` (K,), ``"train_acc_history"`` and
+        ``"val_acc_history"`` (K, checks), ``"loss_history"`` (K, iterations),
+        ``"best_train_acc"``, ``"best_val_acc"``, ``"final_train_acc"``,
+        ``"final_val_acc"`` (K,), ``"gap"`` (K,) = final training accuracy −
+        final validation accuracy, ``"final_train_loss"`` and
+        ``"diverged_at"`` (K,).
+    """
+    ratios = _checks.sequence(
+        "keep_ratios", keep_ratios, _checks.keep_ratio, "keep probabilities in (0, 1]"
+    )
+    _checks.hidden_dims(hidden_dims)
+    _checks.positive_int("num_epochs", num_epochs)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.positive_real("learning_rate", learning_rate)
+    _checks.weight_scale(weight_scale)
+    _checks.seed("seed", seed)
+    _checks.dtype(dtype)
+    _checks.boolean("batched", batched)
+    _checks.data(data)
+    if num_train is not None:
+        _checks.positive_int("num_train", num_train)
+    common = dict(
+        hidden_dims=hidden_dims,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        weight_scale=weight_scale,
+        seed=seed,
+        dtype=dtype,
+        progress=progress,
+    )
+    settings = [{"dropout_keep_ratio": p} for p in ratios]
+    table = _train_table(data, settings, batched=batched, common=common)
+    train_hist, val_hist = table["train_acc_history"], table["val_acc_history"]
+    table["keep_ratios"] = np.array(ratios, dtype=float)
+    table["final_train_acc"] = _last_finite(train_hist)
+    table["final_val_acc"] = _last_finite(val_hist)
+    table["gap"] = table["final_train_acc"] - table["final_val_acc"]
+    return table
+
+
+def _last_finite(histories):
+    """The last non-NaN entry of each row (NaN for a row without any)."""
+    out = np.full(histories.shape[0], np.nan)
+    for i, row in enumerate(histories):
+        finite = row[~np.isnan(row)]
+        if finite.size:
+            out[i] = finite[-1]
+    return out
+
+
+def hyperparameter_search(
+    data,
+    learning_rates,
+    weight_scales=None,
+    *,
+    hidden_dims=(100, 100),
+    num_epochs=5,
+    batch_size=100,
+    num_train=None,
+    update_rule="adam",
+    optim_config=None,
+    use_batchnorm=False,
+    dropout_keep_ratio=1.0,
+    reg=0.0,
+    lr_decay=1.0,
+    seed=0,
+    dtype=np.float32,
+    batched=True,
+    progress=False,
+):
+    r"""Grid search over learning rates × weight scales for one net shape.
+
+    Every configuration of the grid has the same shape, so with
+    ``batched=True`` they are trained together in one pass
+    (:func:`train_batched`, per-net learning rates broadcast through the
+    update rule); with ``batched=False`` one Solver run each. All start from
+    the same random draws (one ``seed``) and see the same minibatches.
+
+    Book: chapter 8 (capstone).
+
+    Parameters
+    ----------
+    data : dict
+        See :func:`train_net`.
+    learning_rates : sequence of float > 0
+    weight_scales : sequence of float or {"he", "xavier"}, optional
+        Default ``[1e-2]``.
+    hidden_dims, num_epochs, batch_size, num_train, update_rule, use_batchnorm,
+    dropout_keep_ratio, reg, lr_decay, seed, dtype
+        See :func:`train_net`.
+    optim_config : dict, optional
+        The rule's other hyperparameters (must not hold ``learning_rate``).
+    batched : bool, default True
+    progress : bool
+
+    Returns
+    -------
+    dict
+        One row per configuration, learning rates varying slowest:
+        ``"learning_rate"`` (M,), ``"weight_scale"`` (M,) (object array when
+        a scheme name is used), ``"best_val_acc"``, ``"best_train_acc"``,
+        ``"final_train_loss"`` (M,), ``"diverged_at"`` (M,) int (0 = did not).
+    """
+    rates = _checks.sequence(
+        "learning_rates", learning_rates, _checks.positive_real, "learning rates > 0"
+    )
+    scales = [1e-2] if weight_scales is None else _checks.weight_scales(weight_scales)
+    update_rule = _checks.update_rule(update_rule)
+    optim_config = _checks.optim_config(update_rule, optim_config)
+    if "learning_rate" in optim_config:
+        raise ValueError(
+            "optim_config must not hold 'learning_rate': the learning rates come from "
+            "learning_rates"
+        )
+    _checks.hidden_dims(hidden_dims)
+    _checks.positive_int("num_epochs", num_epochs)
+    _checks.positive_int("batch_size", batch_size)
+    _checks.boolean("use_batchnorm", use_batchnorm)
+    _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
+    _checks.nonnegative_real("reg", reg)
+    _checks.lr_decay(lr_decay)
+    _checks.seed("seed", seed)
+    _checks.dtype(dtype)
+    _checks.boolean("batched", batched)
+    _checks.data(data)
+    if num_train is not None:
+        _checks.positive_int("num_train", num_train)
+    grid = list(itertools.product(rates, scales))
+    common = dict(
+        hidden_dims=hidden_dims,
+        update_rule=update_rule,
+        num_train=num_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        use_batchnorm=use_batchnorm,
+        dropout_keep_ratio=dropout_keep_ratio,
+        reg=reg,
+        lr_decay=lr_decay,
+        seed=seed,
+        dtype=dtype,
+        progress=progress,
+    )
+    settings = [
+        {"optim_config": {**optim_config, "learning_rate": lr}, "weight_scale": scale}
+        for lr, scale in grid
+    ]
+    table = _train_table(data, settings, batched=batched, common=common)
+    names = any(isinstance(scale, str) for _, scale in grid)
+    return {
+        "learning_rate": np.array([lr for lr, _ in grid], dtype=float),
+        "weight_scale": np.array([scale for _, scale in grid], dtype=object if names else float),
+        "best_val_acc": table["best_val_acc"],
+        "best_train_acc": table["best_train_acc"],
+        "final_train_loss": table["final_train_loss"],
+        "diverged_at": table["diverged_at"],
+    }
