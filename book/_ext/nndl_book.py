@@ -13,7 +13,11 @@ things:
    widget state, and separately the widget state and the page's own images) and
    emits a Sphinx warning -- an error under ``-W`` -- for a chapter page heavier
    than ``nndl_page_weight_limit`` bytes (1.5 MB).
-3. Provides the directive ``nndl-automodule-tree`` (for an ``{eval-rst}`` block):
+3. Skips the fields of a ``NamedTuple`` in autodoc (their docstring is the
+   generated "Alias for field number N"): the class's numpydoc ``Attributes``
+   section already documents them, and documenting both is a duplicate object
+   description.
+4. Provides the directive ``nndl-automodule-tree`` (for an ``{eval-rst}`` block):
    ``automodule`` with ``:members:`` for a package and each public submodule
    found on disk, so the API appendix follows the package as it grows.
 """
@@ -122,7 +126,21 @@ def report_page_weights(app: Sphinx, exception: Exception | None) -> None:
             )
 
 
-# -- 3. automodule for a package and its submodules --------------------------------------
+# -- 3. NamedTuple fields ---------------------------------------------------------
+
+NAMEDTUPLE_FIELD_DOC = re.compile(r"Alias for field number \d+")
+
+
+def skip_namedtuple_fields(
+    app: Sphinx, what: str, name: str, obj: Any, skip: bool, options: Any
+) -> bool | None:
+    doc = getattr(obj, "__doc__", None)
+    if what == "class" and isinstance(doc, str) and NAMEDTUPLE_FIELD_DOC.fullmatch(doc):
+        return True
+    return None
+
+
+# -- 4. automodule for a package and its submodules --------------------------------------
 
 
 class AutomoduleTree(SphinxDirective):
@@ -161,5 +179,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After the extensions that add scripts in html-page-context (default priority 500).
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("build-finished", report_page_weights)
+    app.connect("autodoc-skip-member", skip_namedtuple_fields)
     app.add_directive("nndl-automodule-tree", AutomoduleTree)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
