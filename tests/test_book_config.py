@@ -127,3 +127,15 @@ def test_extension_weighs_page_widget_state_and_images(tmp_path):
     )
     weight = ext.page_weight(page, tmp_path)
     assert weight == {"html": page.stat().st_size, "widget_state": len(state), "images": 1000}
+
+
+def test_extension_skips_submodules_the_package_rebinds(tmp_path, monkeypatch):
+    ext = _load_extension()
+    package = tmp_path / "shadowpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .app import app\n", encoding="utf-8")
+    (package / "app.py").write_text("def app():\n    pass\n", encoding="utf-8")
+    (package / "core.py").write_text("def helper():\n    pass\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert ext.AutomoduleTree._shadowed("shadowpkg.app")
+    assert not ext.AutomoduleTree._shadowed("shadowpkg.core")

@@ -19,7 +19,9 @@ things:
    description.
 4. Provides the directive ``nndl-automodule-tree`` (for an ``{eval-rst}`` block):
    ``automodule`` with ``:members:`` for a package and each public submodule
-   found on disk, so the API appendix follows the package as it grows.
+   found on disk, so the API appendix follows the package as it grows.  A
+   submodule whose name the package rebinds (``from .app import app``) is left
+   out: the package documents that name.
 """
 
 from __future__ import annotations
@@ -160,8 +162,11 @@ class AutomoduleTree(SphinxDirective):
             return []
         modules = [name]
         for info in pkgutil.walk_packages(getattr(package, "__path__", []), name + "."):
-            if not any(part.startswith("_") for part in info.name.split(".")):
-                modules.append(info.name)
+            if any(part.startswith("_") for part in info.name.split(".")):
+                continue
+            if self._shadowed(info.name):
+                continue
+            modules.append(info.name)
         lines: list[str] = []
         for module in sorted(modules):
             if module != name:
@@ -171,6 +176,23 @@ class AutomoduleTree(SphinxDirective):
         node = nodes.container()
         nested_parse_with_titles(self.state, content, node)
         return node.children
+
+    @staticmethod
+    def _shadowed(module_name: str) -> bool:
+        """True if the parent package binds the submodule's name to another object.
+
+        ``from .loss_surface import loss_surface`` in ``widgets/__init__.py`` makes
+        ``widgets.loss_surface`` the function: the package documents it under that
+        name, and documenting the module as well would describe
+        ``widgets.loss_surface`` twice.
+        """
+        parent_name, _, leaf = module_name.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+            parent = importlib.import_module(parent_name)
+        except Exception:  # noqa: BLE001 - automodule reports the import error itself
+            return False
+        return getattr(parent, leaf, module) is not module
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
