@@ -12,4 +12,3 @@ import tempfile
 
 if os.environ.get("NNDL_LAB_TEST_USE_CACHE") != "1":
     os.environ["NNDL_LAB_DATA_DIR"] = tempfile.mkdtemp(prefix="nndl-lab-test-data-")
-os.environ.setdefault("MPLBACKEND", "Agg")
