@@ -18,12 +18,12 @@ its gridded sliders also work in the static HTML book; in a running kernel
 every control retrains (see :mod:`widgets.core`).
 """
 
-from .adaptive_rates import adaptive_rates
+from .adaptive import adaptive_rates
 from .batchnorm import batchnorm_vs_baseline
 from .core import STATIC_NOTE, App, Grid, Live, Plot, frame_report, grid_frames
 from .dropout import dropout_regularization
-from .loss_surface import loss_surface
-from .optimizer_race import optimizer_race
+from .race import optimizer_race
+from .surface import loss_surface
 from .weight_scale import weight_scale_sensitivity
 
 #: Every app function by name (the name is also the app's CSS suffix minus variants).
