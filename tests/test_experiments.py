@@ -12,29 +12,10 @@ import pytest
 
 from nndl_lab import FullyConnectedNet, Solver
 from nndl_lab import experiments as ex
+from nndl_lab.data import get_data
 
 
 def _digits():
-    try:
-        from nndl_lab.data import get_data
-    except ImportError:  # the data module is written concurrently; same split without it
-        from sklearn.datasets import load_digits
-
-        raw = load_digits()
-        X = raw.images.astype(np.float32).reshape(-1, 1, 8, 8)
-        y = raw.target.astype(np.int64)
-        order = np.random.default_rng(0).permutation(len(y))
-        X, y = X[order], y[order]
-        X_train, X_val, X_test = X[:1197], X[1197:1497], X[1497:]
-        mean = X_train.mean(axis=0)
-        return {
-            "X_train": X_train - mean,
-            "y_train": y[:1197],
-            "X_val": X_val - mean,
-            "y_val": y[1197:1497],
-            "X_test": X_test - mean,
-            "y_test": y[1497:],
-        }
     return dict(get_data("digits", verbose=False))
 
 

@@ -45,6 +45,7 @@ run_parallel(function, kwargs_list, *, n_jobs=-1, backend=None)
     backend can be switched to dask or ray). [ch.8]
 """
 
+from .batched import split_runs, train_batched
 from .parallel import run_parallel
 from .runs import (
     HOMEWORK_ADAPTIVE_RULES,
@@ -84,7 +85,9 @@ __all__ = [
     "num_iterations",
     "optimize_surface",
     "run_parallel",
+    "split_runs",
     "stack_runs",
+    "train_batched",
     "train_net",
     "weight_scale_sweep",
 ]

@@ -14,10 +14,13 @@ chapter 8 (capstone: hyperparameter search).
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
 from . import _checks
+from .batched import _blas_limit, train_batched_table
+from .parallel import run_parallel
 from .runs import num_checks, num_iterations, train_net
 
 __all__ = [
@@ -71,23 +74,25 @@ def stack_runs(runs, iterations, checks):
     return table
 
 
-def _train_table(data, settings, *, batched, common):
+def _train_table(data, settings, *, batched, common, blas_threads=None):
     """Train one net per entry of ``settings`` (dicts of per-net keywords); return a table.
 
-    ``common`` holds the keywords shared by every net.
+    ``common`` holds the keywords shared by every net. Batched: one
+    :func:`train_batched` pass (with ``blas_threads``); else one Solver run each.
     """
+    if batched:
+        return train_batched_table(data, settings, {**common, "blas_threads": blas_threads})
     num_train = _checks.training_subset(data, common.get("num_train"))["X_train"].shape[0]
     iterations = num_iterations(num_train, common["batch_size"], common["num_epochs"])
     checks = num_checks(num_train, common["batch_size"], common["num_epochs"])
-    if batched:
-        try:  # the batched trainer lands in a second step; until then, train sequentially
-            from .batched import train_batched_table
-        except ImportError:
-            pass
-        else:
-            return train_batched_table(data, settings, common)
     runs = [train_net(data, **common, **setting) for setting in settings]
     return stack_runs(runs, iterations, checks)
+
+
+def _blas_threads(value):
+    if value is not None:
+        _checks.positive_int("blas_threads", value)
+    return value
 
 
 def weight_scale_sweep(
@@ -103,6 +108,8 @@ def weight_scale_sweep(
     batched=True,
     *,
     variants=("baseline", "batchnorm"),
+    n_jobs=-1,
+    blas_threads=1,
     progress=False,
 ):
     r"""Weight-scale sensitivity of a deep net, with and without batch normalization.
@@ -143,6 +150,16 @@ def weight_scale_sweep(
     batched : bool, default True
     variants : tuple of {"baseline", "batchnorm"}, keyword-only
         Which variants to train (default both).
+    n_jobs : int, keyword-only, default -1
+        With ``batched``, train the two variants (which cannot share a stack:
+        their parameters differ) concurrently in this many threads (-1: one
+        per variant, at most one per core). numpy releases the GIL inside
+        its loops and BLAS calls, so two threads use both cores; 1 trains
+        them one after the other.
+    blas_threads : int or None, keyword-only, default 1
+        BLAS threads while training (see :func:`train_batched`): the stacked
+        matrices are small, and a second BLAS thread gains little on an idle
+        machine and loses much on a busy one. None leaves the BLAS alone.
     progress : bool, keyword-only
         Show a tqdm bar.
 
@@ -183,18 +200,28 @@ def weight_scale_sweep(
         dtype=dtype,
         progress=progress,
     )
-    result = {"weight_scales": np.array(scales, dtype=float)}
-    for variant in ("baseline", "batchnorm"):
-        if variant not in variants:
-            continue
-        settings = [{"weight_scale": scale} for scale in scales]
-        result[variant] = _train_table(
-            data,
-            settings,
+    blas_threads = _blas_threads(blas_threads)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
+    names = [v for v in ("baseline", "batchnorm") if v in variants]
+    settings = [{"weight_scale": scale} for scale in scales]
+    jobs = [
+        dict(
+            data=data,
+            settings=settings,
             batched=batched,
-            common={**common, "use_batchnorm": variant == "batchnorm"},
+            common={**common, "use_batchnorm": name == "batchnorm"},
         )
-    return result
+        for name in names
+    ]
+    threads = min(len(jobs), os.cpu_count() or 1) if n_jobs == -1 else min(n_jobs, len(jobs))
+    if batched and threads > 1:
+        # One BLAS limit for the whole process, set once (threadpoolctl's limits are global).
+        with _blas_limit(blas_threads):
+            tables = run_parallel(_train_table, jobs, n_jobs=threads, backend="threading")
+    else:
+        tables = [_train_table(**job, blas_threads=blas_threads) for job in jobs]
+    return {"weight_scales": np.array(scales, dtype=float), **dict(zip(names, tables, strict=True))}
 
 
 def dropout_sweep(
@@ -210,6 +237,7 @@ def dropout_sweep(
     seed=0,
     dtype=np.float32,
     batched=True,
+    blas_threads=1,
     progress=False,
 ):
     r"""Dropout as a regularizer: the same net trained with several keep ratios.
@@ -235,6 +263,8 @@ def dropout_sweep(
         Adam's learning rate.
     batched : bool, default True
         Train all keep ratios in one pass (:func:`train_batched`).
+    blas_threads : int or None, default 1
+        See :func:`weight_scale_sweep`.
     progress : bool
 
     Returns
@@ -274,7 +304,9 @@ def dropout_sweep(
         progress=progress,
     )
     settings = [{"dropout_keep_ratio": p} for p in ratios]
-    table = _train_table(data, settings, batched=batched, common=common)
+    table = _train_table(
+        data, settings, batched=batched, common=common, blas_threads=_blas_threads(blas_threads)
+    )
     train_hist, val_hist = table["train_acc_history"], table["val_acc_history"]
     table["keep_ratios"] = np.array(ratios, dtype=float)
     table["final_train_acc"] = _last_finite(train_hist)
@@ -311,6 +343,7 @@ def hyperparameter_search(
     seed=0,
     dtype=np.float32,
     batched=True,
+    blas_threads=1,
     progress=False,
 ):
     r"""Grid search over learning rates × weight scales for one net shape.
@@ -336,6 +369,8 @@ def hyperparameter_search(
     optim_config : dict, optional
         The rule's other hyperparameters (must not hold ``learning_rate``).
     batched : bool, default True
+    blas_threads : int or None, default 1
+        See :func:`weight_scale_sweep`.
     progress : bool
 
     Returns
@@ -389,7 +424,9 @@ def hyperparameter_search(
         {"optim_config": {**optim_config, "learning_rate": lr}, "weight_scale": scale}
         for lr, scale in grid
     ]
-    table = _train_table(data, settings, batched=batched, common=common)
+    table = _train_table(
+        data, settings, batched=batched, common=common, blas_threads=_blas_threads(blas_threads)
+    )
     names = any(isinstance(scale, str) for _, scale in grid)
     return {
         "learning_rate": np.array([lr for lr, _ in grid], dtype=float),
