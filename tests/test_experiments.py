@@ -137,17 +137,49 @@ def test_compare_update_rules_same_start_and_labels(digits):
         "fast adam": {"update_rule": "adam", "learning_rate": 1e-2},
         "adam": None,
     }
-    runs = ex.compare_update_rules(digits, rules, **SMALL)
-    assert list(runs) == ["sgd", "fast adam", "adam"]
-    # same initial weights and first minibatch: the first loss is the same for every rule
-    first = {label: run["loss_history"][0] for label, run in runs.items()}
-    assert first["sgd"] == first["fast adam"] == first["adam"]
-    # and the second differs, since the rules differ
-    assert runs["sgd"]["loss_history"][1] != runs["fast adam"]["loss_history"][1]
     reference = ex.train_net(
         digits, update_rule="adam", optim_config={"learning_rate": 1e-2}, weight_scale=5e-2, **SMALL
     )
-    np.testing.assert_array_equal(runs["fast adam"]["loss_history"], reference["loss_history"])
+    for batched in (False, True):
+        runs = ex.compare_update_rules(digits, rules, batched=batched, **SMALL)
+        assert list(runs) == ["sgd", "fast adam", "adam"]
+        # same initial weights and first minibatch: the first loss is the same for every rule
+        first = {label: run["loss_history"][0] for label, run in runs.items()}
+        assert first["sgd"] == first["fast adam"] == first["adam"]
+        # and the second differs, since the rules differ
+        assert runs["sgd"]["loss_history"][1] != runs["fast adam"]["loss_history"][1]
+        if batched:  # float32: the batched pass adds in another order
+            np.testing.assert_allclose(
+                runs["fast adam"]["loss_history"], reference["loss_history"], rtol=1e-5
+            )
+        else:
+            np.testing.assert_array_equal(
+                runs["fast adam"]["loss_history"], reference["loss_history"]
+            )
+
+
+def test_compare_update_rules_batched_equals_solver_runs_float64(digits):
+    rules = {
+        "sgd": {"learning_rate": 3e-2},
+        "momentum": {"update_rule": "sgd_momentum", "momentum": 0.5},
+        "nesterov": {"update_rule": "sgd_nesterov_momentum"},
+        "rmsprop": {"learning_rate": 1e-3},
+        "adam": None,
+        "adam fast": {"update_rule": "adam", "learning_rate": 1e-2, "beta2": 0.99},
+    }
+    batched = ex.compare_update_rules(
+        digits, rules, dtype=np.float64, use_batchnorm=True, lr_decay=0.8, **SMALL
+    )
+    sequential = ex.compare_update_rules(
+        digits, rules, dtype=np.float64, use_batchnorm=True, lr_decay=0.8, batched=False, **SMALL
+    )
+    assert list(batched) == list(rules)
+    for label in rules:
+        for key in ("loss_history", "train_acc_history", "val_acc_history"):
+            np.testing.assert_allclose(
+                batched[label][key], sequential[label][key], rtol=1e-9, err_msg=(label, key)
+            )
+        assert batched[label]["best_val_acc"] == sequential[label]["best_val_acc"]
 
 
 def test_compare_update_rules_default_is_the_homework(digits, monkeypatch):
@@ -158,11 +190,24 @@ def test_compare_update_rules_default_is_the_homework(digits, monkeypatch):
         return {}
 
     monkeypatch.setattr(ex.runs, "train_net", fake_train_net)
-    ex.compare_update_rules(digits)
+    ex.compare_update_rules(digits, batched=False)
     assert [c["update_rule"] for c in calls] == ["sgd", "sgd_momentum", "sgd_nesterov_momentum"]
     assert all(c["optim_config"] == {"learning_rate": 1e-2} for c in calls)
     assert all(c["hidden_dims"] == (100,) * 5 and c["num_train"] == 4000 for c in calls)
     assert all(c["num_epochs"] == 5 and c["weight_scale"] == 5e-2 for c in calls)
+    batched_calls = []
+
+    def fake_train_batched(data, **kwargs):
+        batched_calls.append(kwargs)
+        raise KeyboardInterrupt  # stop here: only the arguments matter
+
+    monkeypatch.setattr(ex.batched, "train_batched", fake_train_batched)
+    with pytest.raises(KeyboardInterrupt):
+        ex.compare_update_rules(digits)
+    (call,) = batched_calls
+    assert call["update_rule"] == ["sgd", "sgd_momentum", "sgd_nesterov_momentum"]
+    assert call["optim_config"] == [{"learning_rate": 1e-2}] * 3
+    assert call["num_train"] == 4000 and call["weight_scale"] == 5e-2
     assert ex.HOMEWORK_ADAPTIVE_RULES == {
         "rmsprop": {"learning_rate": 2e-4},
         "adam": {"learning_rate": 1e-3},
@@ -433,9 +478,42 @@ def test_run_parallel_bad_input():
 
 def test_compare_update_rules_in_processes(digits):
     rules = {"sgd": None, "adam": None}
-    parallel = ex.compare_update_rules(digits, rules, n_jobs=2, **SMALL)
-    sequential = ex.compare_update_rules(digits, rules, **SMALL)
+    parallel = ex.compare_update_rules(digits, rules, n_jobs=2, batched=False, **SMALL)
+    sequential = ex.compare_update_rules(digits, rules, batched=False, **SMALL)
     for label in rules:
         np.testing.assert_array_equal(
             parallel[label]["loss_history"], sequential[label]["loss_history"]
         )
+
+
+def test_blas_limit_shared_by_threads_restores_the_original():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threading
+
+    from nndl_lab.experiments.parallel import blas_limit
+
+    def blas_threads():
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    inside, both_in, first_out = [], threading.Barrier(2), threading.Event()
+
+    def job(leave_first):
+        with blas_limit(1):
+            both_in.wait()
+            inside.append(blas_threads())
+            if not leave_first:
+                first_out.wait()
+                inside.append(blas_threads())  # the other thread has left: still limited
+        if leave_first:
+            first_out.set()
+
+    threads = [threading.Thread(target=job, args=(flag,)) for flag in (True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(counts == [1] * len(before) for counts in inside) and len(inside) == 3
+    assert blas_threads() == before

@@ -57,8 +57,8 @@ keep-ratio sweep), chapter 8 (capstone: hyperparameter search).
 
 from __future__ import annotations
 
-import contextlib
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -67,6 +67,7 @@ from .. import optim
 from ..fc_net import WEIGHT_SCALE_SCHEMES
 from ..solver import minibatch_rngs
 from . import _checks
+from .parallel import blas_limit as _blas_limit
 from .runs import final_train_loss, num_checks, num_iterations
 
 __all__ = ["train_batched", "split_runs", "train_batched_table"]
@@ -94,16 +95,6 @@ def _broadcast_models(settings):
         )
     count = lengths.pop() if lengths else 1
     return count, {k: (v if isinstance(v, list) else [v] * count) for k, v in settings.items()}
-
-
-def _blas_limit(threads):
-    if threads is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it the BLAS keeps its own setting
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 class _Stack:
@@ -246,11 +237,13 @@ def train_batched(
     Net k is the net ``FullyConnectedNet(hidden_dims, weight_scale=
     weight_scale[k], dropout_keep_ratio=dropout_keep_ratio[k], reg=reg[k],
     use_batchnorm=use_batchnorm, dtype=dtype, seed=seed[k])`` trained by
-    ``Solver(..., update_rule=update_rule, optim_config={**optim_config,
+    ``Solver(..., update_rule=update_rule[k], optim_config={**optim_config[k],
     "learning_rate": learning_rate[k]}, lr_decay=lr_decay,
     batch_size=batch_size, num_epochs=num_epochs, seed=seed[k])`` on the first
     ``num_train`` training samples, and the result reproduces those K runs
-    (see the module documentation for why, and for divergence).
+    (see the module documentation for why, and for divergence). Nets with
+    different update rules share the forward and backward pass; each group of
+    nets with one rule is updated by that rule's step.
 
     Book: chapter 6 (batchnorm: weight-scale sweep), chapter 7 (dropout:
     keep-ratio sweep), chapter 8 (capstone: hyperparameter search).
@@ -268,10 +261,12 @@ def train_batched(
         ``optim_config``, else the rule's default); ``dropout_keep_ratio`` in
         (0, 1]; ``reg`` >= 0; ``seed`` a non-negative integer. Nets with one
         seed share minibatches (fastest); different seeds are gathered per net.
-    update_rule : str, default "adam"
-        A name from :data:`nndl_lab.optim.UPDATE_RULES`.
-    optim_config : dict, optional
-        The rule's other hyperparameters, shared by all nets.
+    update_rule : str or sequence of str, default "adam"
+        A name from :data:`nndl_lab.optim.UPDATE_RULES`, or one per net.
+    optim_config : dict, or sequence of dicts (one per net), optional
+        The rules' hyperparameters (numbers only). A ``learning_rate`` here
+        is used when the ``learning_rate`` argument is None; otherwise each
+        rule's default learning rate.
     use_batchnorm : bool
     num_train, num_epochs, batch_size, lr_decay, num_train_samples,
     num_val_samples, num_classes, dtype
@@ -297,8 +292,9 @@ def train_batched(
         ``val_acc_history`` (K, checks); ``best_val_acc``, ``best_train_acc``,
         ``final_train_loss`` (K,); ``diverged_at`` (K,) int, 0 = did not
         diverge (a diverged net's histories are NaN after it stopped);
-        ``settings``: the per-net ``weight_scale``, ``learning_rate``,
-        ``dropout_keep_ratio``, ``reg``, ``seed`` as (K,) arrays. With
+        ``settings``: the per-net ``update_rule``, ``weight_scale``,
+        ``learning_rate``, ``dropout_keep_ratio``, ``reg``, ``seed`` as (K,)
+        arrays. With
         ``return_params``: ``best_params`` {name: (K, ...) array in
         FullyConnectedNet's shapes} and ``best_bn_params`` (a list with one
         ``{"running_mean": (K, H), "running_var": (K, H)}`` per hidden layer
@@ -316,25 +312,35 @@ def train_batched(
     hidden_dims = _checks.hidden_dims(hidden_dims)
     num_classes = _checks.num_classes(num_classes)
     input_dim = _checks.data(data, num_classes)
-    update_rule = _checks.update_rule(update_rule)
-    optim_config = _checks.optim_config(update_rule, optim_config)
-    if learning_rate is None:
-        defaults = optim.prepare_config(update_rule, dict(optim_config), np.zeros(1))
-        learning_rate = defaults["learning_rate"]
-    elif "learning_rate" in optim_config:
-        raise ValueError(
-            "give the learning rate either as learning_rate or in optim_config, not both"
+    if optim_config is None or isinstance(optim_config, Mapping):
+        config_arg = dict(optim_config or {})
+    elif isinstance(optim_config, (str, bytes)) or not hasattr(optim_config, "__len__"):
+        raise TypeError(
+            "optim_config must be a dict, None, or a sequence with one dict (or None) per net; "
+            f"got {type(optim_config).__name__}"
         )
-    optim_config.pop("learning_rate", None)
+    else:
+        config_arg = list(optim_config)
+        if not config_arg:
+            raise ValueError("optim_config must not be an empty sequence")
     count, per = _broadcast_models(
         {
+            "update_rule": _per_model(
+                "update_rule",
+                update_rule,
+                lambda n, v: _checks.update_rule(v, n),
+                f"update-rule names from {list(optim.UPDATE_RULES)}",
+            ),
+            "optim_config": config_arg,
             "weight_scale": _per_model(
                 "weight_scale",
                 weight_scale,
                 lambda n, v: _checks.weight_scale(v, n),
                 "positive numbers (or 'he'/'xavier')",
             ),
-            "learning_rate": _per_model(
+            "learning_rate": None
+            if learning_rate is None
+            else _per_model(
                 "learning_rate", learning_rate, _checks.nonnegative_real, "learning rates >= 0"
             ),
             "dropout_keep_ratio": _per_model(
@@ -347,6 +353,25 @@ def train_batched(
             "seed": _per_model("seed", seed, _checks.seed, "non-negative integers"),
         }
     )
+    for k in range(count):
+        rule = per["update_rule"][k]
+        name = "optim_config" if isinstance(config_arg, dict) else f"optim_config[{k}]"
+        config = _checks.optim_config(rule, per["optim_config"][k], name=name)
+        for key, value in config.items():
+            if not _checks.is_real(value):
+                raise ValueError(
+                    f"{name}[{key!r}] must be a number: train_batched keeps the optimizer "
+                    f"state itself, got {type(value).__name__}"
+                )
+        if per["learning_rate"][k] is None:
+            default = optim.prepare_config(rule, dict(config), np.zeros(1))["learning_rate"]
+            per["learning_rate"][k] = default
+        elif "learning_rate" in config:
+            raise ValueError(
+                "give the learning rate either as learning_rate or in optim_config, not both"
+            )
+        config.pop("learning_rate", None)
+        per["optim_config"][k] = config
     use_batchnorm = _checks.boolean("use_batchnorm", use_batchnorm)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
     batch_size = _checks.positive_int("batch_size", batch_size)
@@ -359,14 +384,20 @@ def train_batched(
         _checks.positive_int("blas_threads", blas_threads)
     subset = _checks.training_subset(data, num_train)
 
+    # Nets with the same rule and hyperparameters (but their learning rate) form a group of
+    # consecutive rows, updated by one call of the rule's step; train in that order.
+    keys = [(per["update_rule"][k], sorted(per["optim_config"][k].items())) for k in range(count)]
+    first = {}
+    for key in keys:
+        first.setdefault(repr(key), len(first))
+    order = sorted(range(count), key=lambda k: first[repr(keys[k])])
+    ordered = {name: [values[k] for k in order] for name, values in per.items()}
     with _blas_limit(blas_threads):
-        return _train(
+        result = _train(
             subset,
             [input_dim, *hidden_dims, num_classes],
-            per,
+            ordered,
             count=count,
-            update_rule=update_rule,
-            optim_config=optim_config,
             use_batchnorm=use_batchnorm,
             num_epochs=num_epochs,
             batch_size=batch_size,
@@ -377,6 +408,82 @@ def train_batched(
             return_params=return_params,
             progress=progress,
         )
+    inverse = np.argsort(order)
+    for key in _TABLE_KEYS:
+        result[key] = result[key][inverse]
+    for name, value in result.get("best_params", {}).items():
+        result["best_params"][name] = value[inverse]
+    for bn in result.get("best_bn_params", []):
+        for name in bn:
+            bn[name] = bn[name][inverse]
+    result["settings"] = _settings(per)
+    return result
+
+
+def _settings(per):
+    scales = per["weight_scale"]
+    return {
+        "update_rule": np.array(per["update_rule"], dtype=object),
+        "weight_scale": np.array(
+            scales, dtype=object if any(isinstance(s, str) for s in scales) else float
+        ),
+        "learning_rate": np.array(per["learning_rate"], dtype=float),
+        "dropout_keep_ratio": np.array(per["dropout_keep_ratio"], dtype=float),
+        "reg": np.array(per["reg"], dtype=float),
+        "seed": np.array(per["seed"], dtype=np.int64),
+    }
+
+
+class _RuleGroups:
+    """Consecutive rows of the stack that share an update rule and its hyperparameters.
+
+    Each group has its own config (state arrays of its rows, a (n, 1) learning
+    rate) and is updated by one call of the rule's in-place step on its rows,
+    a view of the (K, P) buffers.
+    """
+
+    def __init__(self, per, flat, lr, dtype):
+        self.dtype = dtype
+        self.groups = []
+        count = flat.shape[0]
+        start = 0
+        for k in range(1, count + 1):
+            if k == count or (per["update_rule"][k], per["optim_config"][k]) != (
+                per["update_rule"][start],
+                per["optim_config"][start],
+            ):
+                rule = per["update_rule"][start]
+                config = optim.prepare_config(
+                    rule,
+                    {**per["optim_config"][start], "learning_rate": float(lr[start])},
+                    flat[start:k],
+                )
+                self.groups.append([start, k, optim.inplace_step(rule), config])
+                start = k
+        self.set_learning_rates(lr)
+
+    def set_learning_rates(self, lr):
+        # The rules are elementwise: an (n, 1) learning rate broadcasts over the (n, P) rows.
+        for start, stop, _, config in self.groups:
+            config["learning_rate"] = lr[start:stop, None].astype(self.dtype)
+
+    def keep(self, finite):
+        groups, offset = [], 0
+        for start, stop, step, config in self.groups:
+            kept = finite[start:stop]
+            size = int(kept.sum())
+            if size == 0:
+                continue
+            for key, value in list(config.items()):
+                if isinstance(value, np.ndarray):
+                    config[key] = value[kept]
+            groups.append([offset, offset + size, step, config])
+            offset += size
+        self.groups = groups
+
+    def step(self, flat, grad):
+        for start, stop, step, config in self.groups:
+            step(flat[start:stop], grad[start:stop], config)
 
 
 def _train(
@@ -385,8 +492,6 @@ def _train(
     per,
     *,
     count,
-    update_rule,
-    optim_config,
     use_batchnorm,
     num_epochs,
     batch_size,
@@ -416,14 +521,10 @@ def _train(
     use_dropout = bool(np.any(keep < 1.0))
     use_reg = bool(np.any(reg > 0))
 
-    config = optim.prepare_config(
-        update_rule, {**optim_config, "learning_rate": float(lr[0])}, stack.flat
-    )
-    step = optim.inplace_step(update_rule)
+    rules = _RuleGroups(per, stack.flat, lr, dtype)
 
     def set_hyperparameters():
-        # The rules are elementwise: a (K, 1) learning rate broadcasts over the (K, P) buffer.
-        config["learning_rate"] = lr[:, None].astype(dtype)
+        rules.set_learning_rates(lr)
         state.update(
             keep=keep[:, None, None],
             inv_keep=(1.0 / keep)[:, None, None].astype(dtype),
@@ -467,20 +568,18 @@ def _train(
                 active = active[finite]
                 stack.keep(finite)
                 streams.group = streams.group[finite]
-                for key, value in list(config.items()):
-                    if isinstance(value, np.ndarray) and value.shape[:1] == finite.shape:
-                        config[key] = value[finite]
+                rules.keep(finite)
                 lr, keep, reg = lr[finite], keep[finite], reg[finite]
                 set_hyperparameters()
                 if active.size == 0:
                     break
-            step(stack.flat, stack.grad, config)
+            rules.step(stack.flat, stack.grad)
             if bar is not None:
                 bar.update(1)
             epoch_end = (t + 1) % iterations_per_epoch == 0
             if epoch_end:
                 lr = lr * lr_decay
-                config["learning_rate"] = lr[:, None].astype(dtype)
+                rules.set_learning_rates(lr)
             if t == 0 or epoch_end:
                 train_acc = _accuracy(
                     stack, X_train, y_train, num_train_samples, streams, active.size
@@ -516,16 +615,6 @@ def _train(
         "best_train_acc": best_train,
         "final_train_loss": final_loss,
         "diverged_at": diverged_at,
-        "settings": {
-            "weight_scale": np.array(
-                per["weight_scale"],
-                dtype=object if any(isinstance(s, str) for s in per["weight_scale"]) else float,
-            ),
-            "learning_rate": np.array(per["learning_rate"], dtype=float),
-            "dropout_keep_ratio": np.array(per["dropout_keep_ratio"], dtype=float),
-            "reg": np.array(per["reg"], dtype=float),
-            "seed": np.array(per["seed"], dtype=np.int64),
-        },
     }
     if return_params:
         params, bn = stack.export(best_flat, best_mean, best_var)
@@ -534,17 +623,20 @@ def _train(
     return result
 
 
-def _zeros(shape, dtype, _cache={}):  # noqa: B006 (a deliberate cache)
-    """A cached array of zeros: np.maximum(a, zeros) is several times faster than max(a, 0)."""
-    key = (shape, dtype)
-    if key not in _cache:
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[key] = np.zeros(shape, dtype=dtype)
-    return _cache[key]
-
-
+# Read-only constant arrays, cached by shape (shared safely between threads).
+_ZEROS = {}
 _ONES = {}
+
+
+def _zeros(shape, dtype):
+    """A cached array of zeros: ``np.maximum(a, zeros)`` is several times faster than
+    ``np.maximum(a, 0)`` (numpy 2.x has no fast loop for a scalar operand here)."""
+    key = (shape, dtype)
+    if key not in _ZEROS:
+        if len(_ZEROS) > 64:
+            _ZEROS.clear()
+        _ZEROS[key] = np.zeros(shape, dtype=dtype)
+    return _ZEROS[key]
 
 
 def _ones_row(n, dtype):
@@ -733,26 +825,14 @@ def train_batched_table(data, settings, common):
     """The sweeps' adapter: per-net ``settings`` + shared ``common`` train_net keywords → table.
 
     ``settings`` is a list of dicts with any of ``weight_scale``,
-    ``dropout_keep_ratio``, ``reg``, ``seed`` and ``optim_config`` (whose
-    ``learning_rate`` may differ per net; its other keys must agree).
-    Book: chapters 6–8 (the sweeps).
+    ``dropout_keep_ratio``, ``reg``, ``seed``, ``update_rule`` and
+    ``optim_config``. Book: chapters 6–8 (the sweeps).
     """
     common = dict(common)
-    base_config = dict(common.pop("optim_config", None) or {})
     per = {}
-    configs = [dict(s.get("optim_config", base_config)) for s in settings]
-    rates = [c.pop("learning_rate", None) for c in configs]
-    if any(c != configs[0] for c in configs):
-        raise ValueError(
-            "nets trained together must share every optim_config key but learning_rate"
-        )
-    if any(r is not None for r in rates):
-        if any(r is None for r in rates):
-            raise ValueError("give learning_rate for every net or for none")
-        per["learning_rate"] = rates
-    for key in ("weight_scale", "dropout_keep_ratio", "reg", "seed"):
+    for key in ("weight_scale", "dropout_keep_ratio", "reg", "seed", "update_rule", "optim_config"):
         if any(key in s for s in settings):
             per[key] = [s.get(key, common.get(key)) for s in settings]
             common.pop(key, None)
-    result = train_batched(data, optim_config=configs[0], **common, **per)
+    result = train_batched(data, **common, **per)
     return {key: result[key] for key in _TABLE_KEYS}

@@ -33,9 +33,47 @@ Book: chapter 8 (capstone: searching many configurations).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping
 
-__all__ = ["run_parallel"]
+__all__ = ["run_parallel", "blas_limit"]
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE = {"depth": 0, "limiter": None}
+
+
+@contextlib.contextmanager
+def blas_limit(threads):
+    """A context that limits the BLAS to ``threads`` threads (None: no limit).
+
+    Uses threadpoolctl when it is installed (otherwise the BLAS keeps its own
+    setting). The limit is process-wide, so the contexts of several threads
+    share one: the first to enter sets it, the last to leave restores the
+    original setting (a later, different request while one is active does not
+    change it). Book: chapter 8 (speed of sweeps).
+    """
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional dependency
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            _BLAS_STATE["limiter"] = threadpool_limits(limits=threads, user_api="blas")
+        _BLAS_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
 
 
 def run_parallel(function, kwargs_list, *, n_jobs=-1, backend=None):

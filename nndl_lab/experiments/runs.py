@@ -32,7 +32,7 @@ from .. import optim
 from ..fc_net import FullyConnectedNet
 from ..solver import Solver
 from . import _checks
-from .parallel import run_parallel
+from .parallel import blas_limit, run_parallel
 
 __all__ = [
     "HOMEWORK_RULES",
@@ -125,6 +125,7 @@ def _train(
     dtype,
     progress,
     num_classes,
+    blas_threads=1,
 ):
     """Validate everything, then build the net and train it; return (run, model, solver)."""
     hidden_dims = _checks.hidden_dims(hidden_dims)
@@ -143,6 +144,8 @@ def _train(
     _checks.optional_positive_int("num_val_samples", num_val_samples)
     _checks.seed("seed", seed)
     dtype = _checks.dtype(dtype)
+    if blas_threads is not None:
+        _checks.positive_int("blas_threads", blas_threads)
     subset = _checks.training_subset(data, num_train)
     model = FullyConnectedNet(
         hidden_dims,
@@ -169,7 +172,8 @@ def _train(
         progress=progress,
         seed=seed,
     )
-    solver.train()
+    with blas_limit(blas_threads):
+        solver.train()
     return _run_from_solver(solver), model, solver
 
 
@@ -193,6 +197,7 @@ def train_net(
     dtype=np.float32,
     progress=False,
     num_classes=10,
+    blas_threads=1,
 ):
     r"""Train one :class:`~nndl_lab.fc_net.FullyConnectedNet` with the Solver; return its run.
 
@@ -233,6 +238,11 @@ def train_net(
     progress : bool
         Show a tqdm bar.
     num_classes : int, default 10
+    blas_threads : int or None, default 1
+        Limit the BLAS to this many threads while training (threadpoolctl):
+        the book's small nets run faster on one, and much faster than two
+        when the machine is busy (OpenBLAS threads spin). None leaves the
+        BLAS alone (wide nets on an idle machine may gain from more).
 
     Returns
     -------
@@ -258,6 +268,7 @@ def train_net(
         dtype=dtype,
         progress=progress,
         num_classes=num_classes,
+        blas_threads=blas_threads,
     )
     return run
 
@@ -306,6 +317,7 @@ def compare_update_rules(
     weight_scale=5e-2,
     seed=0,
     n_jobs=1,
+    batched=True,
     **train_kwargs,
 ):
     r"""Train the same net (same initialization, same minibatches) with several update rules.
@@ -332,8 +344,14 @@ def compare_update_rules(
         See :func:`train_net`. ``num_train`` larger than the training set
         (the digits have 1,197) uses all of it.
     n_jobs : int, default 1
-        Train the rules in this many processes (see :func:`run_parallel`);
-        1 trains them one after the other in this process.
+        With ``batched=False``: train the rules in this many processes (see
+        :func:`run_parallel`); 1 trains them one after the other.
+    batched : bool, default True
+        Train all rules in one pass of :func:`train_batched` (the nets share
+        their shape, so they share the forward and backward pass; each rule
+        updates its own net), several times faster than one Solver run per
+        rule, with the same results up to floating-point rounding (float64:
+        ``allclose``). False: one Solver run (:func:`train_net`) per rule.
     **train_kwargs
         Any other keyword of :func:`train_net` (``use_batchnorm``, ``reg``,
         ``lr_decay``, ``dtype``, ...).
@@ -372,7 +390,18 @@ def compare_update_rules(
         )
         jobs.append(kwargs)
     _validate_train_kwargs(jobs[0])
-    if n_jobs == 1:
+    _checks.boolean("batched", batched)
+    if batched:
+        from .batched import split_runs, train_batched
+
+        common = {k: v for k, v in jobs[0].items() if k not in ("update_rule", "optim_config")}
+        result = train_batched(
+            update_rule=[rule for rule, _ in plan.values()],
+            optim_config=[config for _, config in plan.values()],
+            **common,
+        )
+        results = split_runs(result)
+    elif n_jobs == 1:
         results = [train_net(**kwargs) for kwargs in jobs]
     else:
         results = run_parallel(train_net, jobs, n_jobs=n_jobs)
@@ -404,6 +433,8 @@ def _validate_train_kwargs(kwargs):
     _checks.optional_positive_int("num_val_samples", args["num_val_samples"])
     _checks.seed("seed", args["seed"])
     _checks.dtype(args["dtype"])
+    if args["blas_threads"] is not None:
+        _checks.positive_int("blas_threads", args["blas_threads"])
 
 
 def batchnorm_vs_baseline(
@@ -486,6 +517,7 @@ def capstone(
     num_train=None,
     dtype=np.float32,
     num_classes=10,
+    blas_threads=None,
 ):
     r"""The homework's final model: a 3×500 batchnorm net, Adam with learning-rate decay.
 
@@ -506,6 +538,8 @@ def capstone(
         See :func:`train_net`.
     learning_rate : float
         Adam's initial learning rate.
+    blas_threads : int or None, default None
+        See :func:`train_net`; None (no limit) suits the wide CIFAR-10 net.
 
     Returns
     -------
@@ -536,6 +570,7 @@ def capstone(
         dtype=dtype,
         progress=progress,
         num_classes=num_classes,
+        blas_threads=blas_threads,
     )
     run["val_acc"] = float(solver.check_accuracy(data["X_val"], data["y_val"]))
     run["test_acc"] = (

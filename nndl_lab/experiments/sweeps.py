@@ -19,7 +19,8 @@ import os
 import numpy as np
 
 from . import _checks
-from .batched import _blas_limit, train_batched_table
+from .batched import train_batched_table
+from .parallel import blas_limit as _blas_limit
 from .parallel import run_parallel
 from .runs import num_checks, num_iterations, train_net
 
