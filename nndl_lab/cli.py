@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_data_commands(subparsers)
     # Further command groups register here, e.g. _add_reproduce_commands(subparsers).
+    from nndl_lab.experiments.reproduce import add_reproduce_command
+
+    add_reproduce_command(subparsers)
     return parser
 
 

@@ -43,10 +43,13 @@ train_batched(data, hidden_dims, *, weight_scale=..., learning_rate=..., ...)
 run_parallel(function, kwargs_list, *, n_jobs=-1, backend=None)
     Configurations of different shapes in parallel processes (joblib; the
     backend can be switched to dask or ray). [ch.8]
+reproduce_homework(name="all", data=None, *, seed=0), format_result(name, result)
+    What ``nndl-lab reproduce [name]`` runs and prints. [ch.2–8]
 """
 
 from .batched import split_runs, train_batched
 from .parallel import run_parallel
+from .reproduce import format_result, reproduce_homework
 from .runs import (
     HOMEWORK_ADAPTIVE_RULES,
     HOMEWORK_RULES,
@@ -83,7 +86,9 @@ __all__ = [
     "hyperparameter_search",
     "num_checks",
     "num_iterations",
+    "format_result",
     "optimize_surface",
+    "reproduce_homework",
     "run_parallel",
     "split_runs",
     "stack_runs",
