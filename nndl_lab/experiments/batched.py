@@ -13,7 +13,9 @@ the forward pass, the backward pass and the update rule for all K at once:
 * the update rule is the rule of :mod:`nndl_lab.optim` itself
   (:func:`~nndl_lab.optim.inplace_step`) applied once to a (K, P) buffer
   that holds every parameter of every net; the rules are elementwise, so a
-  per-net learning rate is a (K, 1) array that broadcasts;
+  per-net learning rate is a (K, 1) array that broadcasts (nets with
+  different rules — :func:`compare_update_rules` — are consecutive rows,
+  each group updated by its own rule's step on its rows);
 * accuracy checks evaluate all K nets on the same samples (test-mode
   batchnorm folded into the affine layer).
 
@@ -75,7 +77,7 @@ __all__ = ["train_batched", "split_runs", "train_batched_table"]
 _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.9
 # Evaluate in chunks of about this many activations per layer (K * samples * width).
-_EVAL_CHUNK_ELEMENTS = 4_000_000
+_EVAL_CHUNK_ELEMENTS = 1_000_000
 
 
 def _per_model(name, value, check, what):
@@ -581,10 +583,12 @@ def _train(
                 lr = lr * lr_decay
                 rules.set_learning_rates(lr)
             if t == 0 or epoch_end:
-                train_acc = _accuracy(
-                    stack, X_train, y_train, num_train_samples, streams, active.size
+                train_acc, val_acc = _accuracies(
+                    stack,
+                    [(X_train, y_train, num_train_samples), (X_val, y_val, num_val_samples)],
+                    streams,
+                    active.size,
                 )
-                val_acc = _accuracy(stack, X_val, y_val, num_val_samples, streams, active.size)
                 train_history[active, check_index] = train_acc
                 val_history[active, check_index] = val_acc
                 check_index += 1
@@ -623,28 +627,38 @@ def _train(
     return result
 
 
-# Read-only constant arrays, cached by shape (shared safely between threads).
-_ZEROS = {}
-_ONES = {}
+# Read-only constant arrays, cached by key; safe to share between threads (a reader
+# keeps its own reference even if another thread empties the cache).
+_CONSTANTS = {}
+
+
+def _constant(key, make):
+    array = _CONSTANTS.get(key)
+    if array is None:
+        array = make()
+        if len(_CONSTANTS) > 128:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = array
+    return array
 
 
 def _zeros(shape, dtype):
     """A cached array of zeros: ``np.maximum(a, zeros)`` is several times faster than
     ``np.maximum(a, 0)`` (numpy 2.x has no fast loop for a scalar operand here)."""
-    key = (shape, dtype)
-    if key not in _ZEROS:
-        if len(_ZEROS) > 64:
-            _ZEROS.clear()
-        _ZEROS[key] = np.zeros(shape, dtype=dtype)
-    return _ZEROS[key]
+    return _constant(("zeros", shape, dtype), lambda: np.zeros(shape, dtype=dtype))
 
 
 def _ones_row(n, dtype):
     """A (1, n) row of ones: ``ones @ a`` sums a (K, n, H) stack over n with one BLAS call."""
-    key = (n, dtype)
-    if key not in _ONES:
-        _ONES[key] = np.ones((1, n), dtype=dtype)
-    return _ONES[key]
+    return _constant(("ones", n, dtype), lambda: np.ones((1, n), dtype=dtype))
+
+
+def _row_offsets(count, n, classes):
+    """(K, n) flat offsets of row (k, i) in a (K, n, classes) array."""
+    return _constant(
+        ("offsets", count, n, classes),
+        lambda: (np.arange(count)[:, None] * n + np.arange(n)[None, :]) * classes,
+    )
 
 
 def _loss_and_grads(stack, xb, yb, streams, state, use_dropout, use_reg):
@@ -702,12 +716,13 @@ def _loss_and_grads(stack, xb, yb, streams, state, use_dropout, use_reg):
     scores -= scores.max(axis=2, keepdims=True)
     log_probs = scores
     log_probs -= np.log(np.exp(scores).sum(axis=2, keepdims=True))
-    labels = np.broadcast_to(yb, (count, n))
-    rows = (np.arange(count)[:, None], np.arange(n)[None, :], labels)
-    loss = log_probs[rows].sum(axis=1).astype(np.float64)
+    classes = scores.shape[2]
+    # flat positions of the correct class of every sample of every net
+    picked = _row_offsets(count, n, classes) + yb
+    loss = log_probs.reshape(-1)[picked].sum(axis=1).astype(np.float64)
     loss /= -n
     d = np.exp(log_probs)
-    d[rows] -= 1
+    d.reshape(-1)[picked] -= 1
     d /= n
 
     for layer in range(last, 0, -1):
@@ -760,23 +775,47 @@ def _predict_scores(stack, X):
     return scores
 
 
-def _accuracy(stack, X, y, num_samples, streams, count):
-    """Accuracy of every net on X (or on a subsample drawn as the Solver draws it)."""
-    n = X.shape[0]
-    if num_samples is not None and n > num_samples:
-        subset = streams.draw(
-            streams.eval, lambda rng: np.sort(rng.choice(n, num_samples, replace=False))
-        )
-        X, y = X[subset], y[subset]
-        n = num_samples
+def _accuracies(stack, sets, streams, count):
+    """Accuracy of every net on each ``(X, y, num_samples)`` of ``sets``, as the Solver checks.
+
+    A set larger than ``num_samples`` is subsampled from the eval generators,
+    in the order of ``sets`` (the Solver's order: training, then validation).
+    Sets shared by all nets are evaluated in one pass, in chunks that keep a
+    layer's activations in cache.
+    """
+    drawn = []
+    for X, y, num_samples in sets:
+        n = X.shape[0]
+        if num_samples is not None and n > num_samples:
+            subset = streams.draw(
+                streams.eval,
+                lambda rng, n=n, m=num_samples: np.sort(rng.choice(n, m, replace=False)),
+            )
+            X, y = X[subset], y[subset]
+        drawn.append((X, y))
+    if len({X.ndim for X, _ in drawn}) == 1:
+        sizes = [y.shape[-1] for _, y in drawn]
+        X = np.concatenate([X for X, _ in drawn], axis=-2)
+        y = np.concatenate([y for _, y in drawn], axis=-1)
+        correct = _count_correct(stack, X, y, count)
+        bounds = np.cumsum([0, *sizes])
+        return [
+            correct[:, a:b].sum(axis=1) / (b - a)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    return [_count_correct(stack, X, y, count).sum(axis=1) / y.shape[-1] for X, y in drawn]
+
+
+def _count_correct(stack, X, y, count):
+    """(K, n) bool: which samples each net classifies correctly."""
+    n = X.shape[-2]
     width = max(stack.dims[1:])
     chunk = max(1, _EVAL_CHUNK_ELEMENTS // (count * width))
-    correct = np.zeros(count, dtype=np.int64)
+    correct = np.empty((count, n), dtype=bool)
     for start in range(0, n, chunk):
         Xc, yc = X[..., start : start + chunk, :], y[..., start : start + chunk]
-        predicted = np.argmax(_predict_scores(stack, Xc), axis=2)
-        correct += np.count_nonzero(predicted == yc, axis=1)
-    return correct / n
+        correct[:, start : start + chunk] = np.argmax(_predict_scores(stack, Xc), axis=2) == yc
+    return correct
 
 
 def split_runs(result):

@@ -109,7 +109,7 @@ def weight_scale_sweep(
     batched=True,
     *,
     variants=("baseline", "batchnorm"),
-    n_jobs=-1,
+    n_jobs=1,
     blas_threads=1,
     progress=False,
 ):
@@ -151,12 +151,14 @@ def weight_scale_sweep(
     batched : bool, default True
     variants : tuple of {"baseline", "batchnorm"}, keyword-only
         Which variants to train (default both).
-    n_jobs : int, keyword-only, default -1
+    n_jobs : int, keyword-only, default 1
         With ``batched``, train the two variants (which cannot share a stack:
         their parameters differ) concurrently in this many threads (-1: one
-        per variant, at most one per core). numpy releases the GIL inside
-        its loops and BLAS calls, so two threads use both cores; 1 trains
-        them one after the other.
+        per variant, at most one per core). numpy releases the GIL inside its
+        loops and BLAS calls, so on an idle 2-core machine two threads take
+        about 0.6 of the time; but when another process keeps a core busy,
+        the threads' many short hand-overs make it 2–3 times *slower*
+        (measured by ``benchmarks/bench_sweep.py``), hence the default 1.
     blas_threads : int or None, keyword-only, default 1
         BLAS threads while training (see :func:`train_batched`): the stacked
         matrices are small, and a second BLAS thread gains little on an idle
