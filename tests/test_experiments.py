@@ -498,22 +498,20 @@ def test_blas_limit_shared_by_threads_restores_the_original():
         ]
 
     before = blas_threads()
-    inside, both_in, first_out = [], threading.Barrier(2), threading.Event()
+    entered, leave = threading.Event(), threading.Event()
 
-    def job(leave_first):
+    def worker():
         with blas_limit(1):
-            both_in.wait()
-            inside.append(blas_threads())
-            if not leave_first:
-                first_out.wait()
-                inside.append(blas_threads())  # the other thread has left: still limited
-        if leave_first:
-            first_out.set()
+            entered.set()
+            leave.wait()
 
-    threads = [threading.Thread(target=job, args=(flag,)) for flag in (True, False)]
-    for thread in threads:
+    with blas_limit(1):
+        assert blas_threads() == [1] * len(before)
+        thread = threading.Thread(target=worker)
         thread.start()
-    for thread in threads:
+        entered.wait()
+        leave.set()
         thread.join()
-    assert all(counts == [1] * len(before) for counts in inside) and len(inside) == 3
+        # the worker left first: the limit of the main thread's context still holds
+        assert blas_threads() == [1] * len(before)
     assert blas_threads() == before

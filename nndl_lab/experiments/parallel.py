@@ -52,7 +52,10 @@ def blas_limit(threads):
     setting). The limit is process-wide, so the contexts of several threads
     share one: the first to enter sets it, the last to leave restores the
     original setting (a later, different request while one is active does not
-    change it). Book: chapter 8 (speed of sweeps).
+    change it). Set it in the thread that starts worker threads: OpenBLAS
+    0.3.31 applies a limit set in the main thread to every thread, but one set
+    from a worker thread did not take effect there. Book: chapter 8 (speed of
+    sweeps).
     """
     if threads is None:
         yield
