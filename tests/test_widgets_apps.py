@@ -248,8 +248,43 @@ def test_adaptive_rates_rapid_and_divergence(data):
 # -- batchnorm ---------------------------------------------------------------------------
 
 
+def batchnorm_runs(data, s):
+    """The nets of batchnorm_vs_baseline, trained by the batched sweep (as the app does)."""
+    sweep = E.weight_scale_sweep(
+        data,
+        weight_scales=[s["weight_scale"]],
+        hidden_dims=(s["width"],) * s["depth"],
+        num_train=s["num_train"],
+        num_epochs=s["num_epochs"],
+        batch_size=50,
+        learning_rate=s["learning_rate"],
+        seed=0,
+    )
+    return {v: row_as_run(sweep[v], 0) for v in ("baseline", "batchnorm")}
+
+
+def row_as_run(table, i):
+    at = int(table["diverged_at"][i])
+    loss = table["loss_history"][i]
+    return {
+        "loss_history": loss[:at] if at else loss,
+        "train_acc_history": table["train_acc_history"][i][
+            ~np.isnan(table["train_acc_history"][i])
+        ],
+        "val_acc_history": table["val_acc_history"][i][~np.isnan(table["val_acc_history"][i])],
+        "diverged_at": at or None,
+    }
+
+
 def batchnorm_expected(data, s):
-    runs = E.batchnorm_vs_baseline(
+    return run_lines(batchnorm_runs(data, s))
+
+
+def test_batchnorm_matches_batchnorm_vs_baseline(data):
+    """The batched nets are batchnorm_vs_baseline's nets (float32: equal to rounding)."""
+    app = widgets.batchnorm_vs_baseline(data, grid=False)
+    s = app.setting()
+    single = E.batchnorm_vs_baseline(
         data,
         hidden_dims=(s["width"],) * s["depth"],
         num_train=s["num_train"],
@@ -259,7 +294,13 @@ def batchnorm_expected(data, s):
         learning_rate=s["learning_rate"],
         seed=0,
     )
-    return run_lines(runs)
+    for variant, run in single.items():
+        np.testing.assert_allclose(
+            app.result[variant]["loss_history"], run["loss_history"], rtol=1e-4
+        )
+        np.testing.assert_allclose(
+            app.result[variant]["val_acc_history"], run["val_acc_history"], atol=0.01
+        )
 
 
 def test_batchnorm_controls(data):
@@ -287,35 +328,34 @@ def test_batchnorm_rapid_and_divergence(data, monkeypatch):
     assert_plotted(app, batchnorm_expected(data, app.setting()))
     # Adam on these nets does not reach a non-finite loss within the sliders' range;
     # make the experiment report one to check what the app shows
-    real = E.batchnorm_vs_baseline
+    real = E.weight_scale_sweep
 
     def diverging(*args, **kwargs):
-        runs = real(*args, **kwargs)
-        runs["baseline"] = diverged_run(runs["baseline"], 7)
-        return runs
+        sweep = real(*args, **kwargs)
+        sweep["baseline"] = diverged_table(sweep["baseline"], 7)
+        return sweep
 
-    monkeypatch.setattr(E, "batchnorm_vs_baseline", diverging)
+    monkeypatch.setattr(E, "weight_scale_sweep", diverging)
     app.set(weight_scale=0.1)
     app.wait()
     assert app.messages() == ["baseline: diverged at iteration 7"]
-    monkeypatch.setattr(E, "batchnorm_vs_baseline", real)
+    monkeypatch.setattr(E, "weight_scale_sweep", real)
     app.set(weight_scale=0.3)
     app.wait()
     assert app.messages() == []
     assert_plotted(app, batchnorm_expected(data, app.setting()))
 
 
-def diverged_run(run, at):
-    """A run as train_net returns it when the loss is not finite at iteration ``at``."""
-    run = dict(run)
-    loss = np.array(run["loss_history"][:at], dtype=float)
-    loss[-1] = np.nan
-    run["loss_history"] = loss
-    run["train_acc_history"] = run["train_acc_history"][:1]
-    run["val_acc_history"] = run["val_acc_history"][:1]
-    run["final_train_loss"] = float("nan")
-    run["diverged_at"] = at
-    return run
+def diverged_table(table, at):
+    """A one-net sweep table as the trainer returns it when the loss is not finite at ``at``."""
+    table = {k: np.array(v, dtype=float) for k, v in table.items()}
+    table["loss_history"][0, at - 1] = np.nan
+    table["loss_history"][0, at:] = np.nan
+    table["train_acc_history"][0, 1:] = np.nan
+    table["val_acc_history"][0, 1:] = np.nan
+    table["final_train_loss"][0] = np.nan
+    table["diverged_at"] = np.array([at])
+    return table
 
 
 # -- weight-scale sensitivity -------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Batchnorm vs baseline: the same net trained with and without batch normalization.
 
-A live change calls :func:`nndl_lab.experiments.batchnorm_vs_baseline`; the
-static grid (weight scale × depth) is computed with
-:func:`nndl_lab.experiments.weight_scale_sweep` — one batched sweep per depth
-over the grid's weight scales, whose nets are exactly those two runs.
+The nets are those :func:`nndl_lab.experiments.batchnorm_vs_baseline` trains;
+they are trained by :func:`nndl_lab.experiments.weight_scale_sweep` (the
+batched trainer), which trains each net exactly as it would in a stack of any
+size. A live change sweeps the one weight scale of the setting; the static
+grid sweeps all the grid's weight scales at once per depth — so a grid frame
+and the kernel's redraw of that setting are drawn from the same numbers.
+(In float32 the batched trainer agrees with separate Solver runs to rounding,
+which training amplifies a little; see ``tests/test_batched.py``.)
 """
 
 from __future__ import annotations
@@ -44,12 +48,17 @@ def _common(setting) -> dict:
 
 
 def compute(data, setting) -> dict:
-    """``batchnorm_vs_baseline`` for one setting: ``{"baseline": run, "batchnorm": run}``."""
-    return E.batchnorm_vs_baseline(data, weight_scale=setting["weight_scale"], **_common(setting))
+    """``{"baseline": run, "batchnorm": run}``: a one-scale ``weight_scale_sweep``.
+
+    The two variants train one after the other (``n_jobs=1``): the live redraw
+    runs in the app's worker thread, where starting more threads only adds
+    latency. The numbers do not depend on ``n_jobs``.
+    """
+    return compute_grid(data, [setting], n_jobs=1)[0]
 
 
-def compute_grid(data, settings) -> list:
-    """The same results for many settings: one ``weight_scale_sweep`` per shape."""
+def compute_grid(data, settings, n_jobs: int = -1) -> list:
+    """The results of many settings: one ``weight_scale_sweep`` per net shape."""
     groups: dict = {}
     for i, setting in enumerate(settings):
         key = tuple(sorted((k, v) for k, v in _common(setting).items()))
@@ -58,7 +67,7 @@ def compute_grid(data, settings) -> list:
     for indices in groups.values():
         common = _common(settings[indices[0]])
         scales = sorted({settings[i]["weight_scale"] for i in indices})
-        sweep = E.weight_scale_sweep(data, weight_scales=scales, **common)
+        sweep = E.weight_scale_sweep(data, weight_scales=scales, n_jobs=n_jobs, **common)
         for i in indices:
             j = scales.index(settings[i]["weight_scale"])
             results[i] = {v: run_from_table(sweep[v], j) for v in VARIANTS}

@@ -50,6 +50,7 @@ Structure of the displayed widget (CSS classes for browser tests)::
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import itertools
 import math
@@ -63,6 +64,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
+
+from nndl_lab.experiments.parallel import blas_limit
 
 __all__ = [
     "STATIC_NOTE",
@@ -86,6 +89,48 @@ STATIC_NOTE = (
 LIVE_ONLY = "live kernel only"
 
 _DESCRIPTION_STYLE = {"description_width": "initial"}
+
+
+def _release_blas_control() -> None:
+    """Stopgap so that ``blas_limit(1)`` takes effect in whichever thread computes.
+
+    threadpoolctl (>= 3.6) lets only one thread set OpenBLAS's (process-wide)
+    thread count: the first thread that sets it, until a ``with
+    threadpool_limits(...)`` block in that thread exits. ``nndl_lab``'s
+    ``blas_limit`` restores its limiter without exiting it, so the first
+    thread that used it keeps control and a limit requested from any other
+    thread is silently ignored: the app's worker thread then trains with two
+    BLAS threads, measured 5-10x slower on these small matrices on a busy
+    2-core machine. While no ``blas_limit`` is active, that control is stale:
+    clear it. A no-op once ``blas_limit`` releases control itself.
+    """
+    try:
+        from threadpoolctl import OpenBLASController
+
+        from nndl_lab.experiments import parallel
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return
+    state = getattr(OpenBLASController, "_SHARED_STATE", None)
+    if getattr(state, "controlling_thread", None) is None:
+        return
+    lock = getattr(parallel, "_BLAS_LOCK", None)
+    blas_state = getattr(parallel, "_BLAS_STATE", None)
+    if lock is None or blas_state is None:
+        return
+    with lock:
+        if blas_state.get("depth", 0) == 0:
+            OpenBLASController.clear_controlling_thread(force=True)
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """``blas_limit(1)`` (these nets are small: a second BLAS thread only costs)."""
+    _release_blas_control()
+    try:
+        with blas_limit(1):
+            yield
+    finally:
+        _release_blas_control()
 
 
 def _fmt(value) -> str:
@@ -497,6 +542,7 @@ class App(W.VBox):
 
         self._frames: dict[tuple[int, ...], bytes] = {}
         self._stacks: list[list[W.Stack]] = [[] for _ in self.grid_controls]
+        self._links: list = []  # the jslinks slider.index -> stack.selected_index
         self.grid_time = 0.0
         if grid and self.grid_controls:
             start = time.perf_counter()
@@ -549,7 +595,8 @@ class App(W.VBox):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        with np.errstate(all="ignore"):
+        # One BLAS thread, also from the worker thread (see _release_blas_control).
+        with np.errstate(all="ignore"), _one_blas_thread():
             result = self._compute(self.data, dict(setting))
         with self._cond:
             self.computations += 1
@@ -676,13 +723,12 @@ class App(W.VBox):
             self._cond.notify_all()
 
     def _work(self) -> None:
+        # One long-lived worker per app: BLAS calls from freshly started threads
+        # were measured slower and more erratic than from a thread that keeps running.
         while True:
             with self._cond:
-                if self._pending is None:
-                    # idle: let the thread end; the next request starts a new one
-                    self._worker = None
-                    self._cond.notify_all()
-                    return
+                while self._pending is None:
+                    self._cond.wait()
                 generation, setting = self._pending
                 self._pending = None
                 self._running = True
@@ -800,7 +846,7 @@ class App(W.VBox):
         points = self.grid_settings()
         settings = [s for _, s in points]
         if self._compute_grid is not None:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), _one_blas_thread():
                 results = list(self._compute_grid(self.data, settings))
             if len(results) != len(settings):
                 raise RuntimeError(f"{self.name}: compute_grid returned {len(results)} results")
@@ -827,7 +873,9 @@ class App(W.VBox):
         children = [self._nest((*prefix, i)) for i in range(len(control.values))]
         stack = W.Stack(children=children, selected_index=control.values.index(control.default))
         stack.add_class("nndl-grid-stack")
-        W.jslink((self._grid_widgets[control.key], "index"), (stack, "selected_index"))
+        self._links.append(
+            W.jslink((self._grid_widgets[control.key], "index"), (stack, "selected_index"))
+        )
         self._stacks[axis].append(stack)
         return stack
 
@@ -856,5 +904,7 @@ def frame_report(app: App) -> dict:
         "frames": len(frames),
         "bytes": sum(sizes),
         "mean_frame_bytes": (sum(sizes) / len(sizes)) if sizes else 0,
+        # what the frames weigh in the notebook's widget state (base64)
+        "state_bytes": sum(4 * ((n + 2) // 3) for n in sizes),
         "grid_time_s": app.grid_time,
     }
