@@ -346,3 +346,34 @@ def test_labels_out_of_range_before_training(digits, no_batched_training):
         ex.train_batched(data, [10])
     with pytest.raises(ValueError, match=r"y_val.*\[0, 10\)"):
         ex.weight_scale_sweep(data)
+
+
+def test_same_numbers_in_a_worker_thread(digits):
+    """The widgets compute in a worker thread: the BLAS limit must hold there too.
+
+    (The number of BLAS threads changes float32 rounding; a process-wide limit
+    set from a worker thread did not reach it with OpenBLAS 0.3.31.)
+    """
+    import threading
+
+    kwargs = dict(hidden_dims=(100, 100), num_train=1000, num_epochs=2, weight_scale=5e-2)
+    rules = {"sgd": {"learning_rate": 3e-3}, "adam": {"learning_rate": 3e-3}}
+    main = ex.compare_update_rules(digits, rules, **kwargs)
+    main_net = ex.train_net(digits, (100, 100), num_train=1000, num_epochs=1)
+    out = {}
+
+    def work():
+        out["batched"] = ex.compare_update_rules(digits, rules, **kwargs)
+        out["net"] = ex.train_net(digits, (100, 100), num_train=1000, num_epochs=1)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    for label in rules:
+        np.testing.assert_array_equal(
+            out["batched"][label]["loss_history"], main[label]["loss_history"]
+        )
+        np.testing.assert_array_equal(
+            out["batched"][label]["val_acc_history"], main[label]["val_acc_history"]
+        )
+    np.testing.assert_array_equal(out["net"]["loss_history"], main_net["loss_history"])

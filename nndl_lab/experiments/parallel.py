@@ -34,6 +34,7 @@ Book: chapter 8 (capstone: searching many configurations).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import threading
 from collections.abc import Mapping
 
@@ -42,23 +43,61 @@ __all__ = ["run_parallel", "blas_limit"]
 
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE = {"depth": 0, "limiter": None}
+_LOCAL_SETTERS = []  # filled once: OpenBLAS's thread-local thread-count setters
+
+
+def _openblas_local_setters():
+    """``openblas_set_num_threads_local`` of every loaded OpenBLAS that has it (0.3.27+)."""
+    with _BLAS_LOCK:
+        if not _LOCAL_SETTERS:
+            setters = []
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                for controller in ThreadpoolController().lib_controllers:
+                    if controller.internal_api != "openblas":
+                        continue
+                    setter = getattr(
+                        ctypes.CDLL(controller.filepath), "openblas_set_num_threads_local", None
+                    )
+                    if setter is not None:
+                        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+                        setters.append(setter)
+            except Exception:  # no threadpoolctl, or a library it cannot inspect
+                setters = []
+            _LOCAL_SETTERS.append(setters)
+        return _LOCAL_SETTERS[0]
 
 
 @contextlib.contextmanager
 def blas_limit(threads):
     """A context that limits the BLAS to ``threads`` threads (None: no limit).
 
-    Uses threadpoolctl when it is installed (otherwise the BLAS keeps its own
-    setting). The limit is process-wide, so the contexts of several threads
-    share one: the first to enter sets it, the last to leave restores the
-    original setting (a later, different request while one is active does not
-    change it). Set it in the thread that starts worker threads: OpenBLAS
-    0.3.31 applies a limit set in the main thread to every thread, but one set
-    from a worker thread did not take effect there. Book: chapter 8 (speed of
-    sweeps).
+    Why it matters: the number of BLAS threads changes the float32 rounding of
+    a matrix product, so without a fixed limit a run would give other numbers
+    in a worker thread (where the widgets compute) than in the main thread.
+
+    With OpenBLAS 0.3.27+ (numpy's wheels) the limit is set for the calling
+    thread only (``openblas_set_num_threads_local``) and restored on exit, so
+    concurrent threads do not interfere. (A process-wide limit set from a
+    worker thread does not reach that thread's calls: measured with OpenBLAS
+    0.3.31.) Otherwise threadpoolctl sets a process-wide limit, shared by the
+    contexts of several threads: the first to enter sets it, the last to
+    leave restores it. Without threadpoolctl the BLAS keeps its own setting.
+
+    Book: chapter 8 (speed and reproducibility of sweeps).
     """
     if threads is None:
         yield
+        return
+    setters = _openblas_local_setters()
+    if setters:
+        previous = [setter(int(threads)) for setter in setters]
+        try:
+            yield
+        finally:
+            for setter, value in zip(setters, previous, strict=True):
+                setter(value)
         return
     try:
         from threadpoolctl import threadpool_limits

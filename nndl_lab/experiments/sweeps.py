@@ -20,7 +20,6 @@ import numpy as np
 
 from . import _checks
 from .batched import train_batched_table
-from .parallel import blas_limit as _blas_limit
 from .parallel import run_parallel
 from .runs import num_checks, num_iterations, train_net
 
@@ -219,9 +218,8 @@ def weight_scale_sweep(
     ]
     threads = min(len(jobs), os.cpu_count() or 1) if n_jobs == -1 else min(n_jobs, len(jobs))
     if batched and threads > 1:
-        # One BLAS limit for the whole process, set once (threadpoolctl's limits are global).
-        with _blas_limit(blas_threads):
-            tables = run_parallel(_train_table, jobs, n_jobs=threads, backend="threading")
+        jobs = [{**job, "blas_threads": blas_threads} for job in jobs]
+        tables = run_parallel(_train_table, jobs, n_jobs=threads, backend="threading")
     else:
         tables = [_train_table(**job, blas_threads=blas_threads) for job in jobs]
     return {"weight_scales": np.array(scales, dtype=float), **dict(zip(names, tables, strict=True))}
