@@ -201,6 +201,20 @@ def test_rapid_changes_end_with_the_last_setting():
     assert app.busy.value == ""
 
 
+def test_idle_worker_ends_and_restarts():
+    app = make_app(grid=False)
+    app.worker_idle_s = 0.05
+    app.set(a=2.0)
+    assert app.wait()
+    deadline = time.monotonic() + 5
+    while app._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert app._worker is None
+    app.set(a=3.0)
+    assert app.wait()
+    np.testing.assert_array_equal(app.plotted()["y"][1], expected_y(a=3.0))
+
+
 def test_same_setting_same_png():
     a, b = make_app(grid=False), make_app(grid=False)
     assert a.live_frame.value == b.live_frame.value

@@ -50,14 +50,14 @@ def _common(setting) -> dict:
 def compute(data, setting) -> dict:
     """``{"baseline": run, "batchnorm": run}``: a one-scale ``weight_scale_sweep``.
 
-    The two variants train one after the other (``n_jobs=1``): the live redraw
-    runs in the app's worker thread, where starting more threads only adds
-    latency. The numbers do not depend on ``n_jobs``.
+    The two variants train one after the other (``n_jobs=1``: two threads
+    gain little on this 2-core machine and lose when it is busy; see
+    ``benchmarks/README.md``). The numbers do not depend on ``n_jobs``.
     """
-    return compute_grid(data, [setting], n_jobs=1)[0]
+    return compute_grid(data, [setting])[0]
 
 
-def compute_grid(data, settings, n_jobs: int = -1) -> list:
+def compute_grid(data, settings, n_jobs: int = 1) -> list:
     """The results of many settings: one ``weight_scale_sweep`` per net shape."""
     groups: dict = {}
     for i, setting in enumerate(settings):

@@ -208,7 +208,8 @@ class Grid:
                 options=options,
                 value=self.default,
                 description=self.description,
-                continuous_update=False,
+                # frames switch while dragging (jslink in the page; cached in a kernel)
+                continuous_update=True,
                 style=_DESCRIPTION_STYLE,
                 layout=W.Layout(width="420px"),
             )
@@ -722,13 +723,22 @@ class App(W.VBox):
                 self._worker.start()
             self._cond.notify_all()
 
+    #: Seconds an idle worker thread waits for work before it ends (a new one
+    #: starts with the next change); while the reader interacts it stays warm.
+    worker_idle_s = 120.0
+
     def _work(self) -> None:
         # One long-lived worker per app: BLAS calls from freshly started threads
         # were measured slower and more erratic than from a thread that keeps running.
         while True:
             with self._cond:
-                while self._pending is None:
-                    self._cond.wait()
+                if self._pending is None:
+                    self._cond.wait(self.worker_idle_s)
+                if self._pending is None:
+                    # idle: end, so an app that is no longer shown can be collected
+                    self._worker = None
+                    self._cond.notify_all()
+                    return
                 generation, setting = self._pending
                 self._pending = None
                 self._running = True

@@ -37,7 +37,8 @@ def compute(data, setting, n_jobs: int = 1) -> dict:
     """``weight_scale_sweep`` for one setting.
 
     ``n_jobs=1`` trains the two variants one after the other in the calling
-    thread (the app's worker); the numbers do not depend on ``n_jobs``.
+    thread (two threads gain little on this 2-core machine and lose when it is
+    busy); the numbers do not depend on ``n_jobs``.
     """
     return E.weight_scale_sweep(
         data,
@@ -52,11 +53,6 @@ def compute(data, setting, n_jobs: int = 1) -> dict:
         seed=setting["seed"],
         n_jobs=n_jobs,
     )
-
-
-def compute_grid(data, settings) -> list:
-    """Every grid setting (different depths: one sweep each, variants in two threads)."""
-    return [compute(data, setting, n_jobs=-1) for setting in settings]
 
 
 class SweepPlot(Plot):
@@ -138,7 +134,6 @@ def weight_scale_sensitivity(
         SweepPlot,
         data,
         fixed=fixed,
-        compute_grid=compute_grid,
         grid=grid,
         threaded=threaded,
     )
