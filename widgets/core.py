@@ -50,7 +50,6 @@ Structure of the displayed widget (CSS classes for browser tests)::
 from __future__ import annotations
 
 import collections
-import contextlib
 import io
 import itertools
 import math
@@ -89,48 +88,6 @@ STATIC_NOTE = (
 LIVE_ONLY = "live kernel only"
 
 _DESCRIPTION_STYLE = {"description_width": "initial"}
-
-
-def _release_blas_control() -> None:
-    """Stopgap so that ``blas_limit(1)`` takes effect in whichever thread computes.
-
-    threadpoolctl (>= 3.6) lets only one thread set OpenBLAS's (process-wide)
-    thread count: the first thread that sets it, until a ``with
-    threadpool_limits(...)`` block in that thread exits. ``nndl_lab``'s
-    ``blas_limit`` restores its limiter without exiting it, so the first
-    thread that used it keeps control and a limit requested from any other
-    thread is silently ignored: the app's worker thread then trains with two
-    BLAS threads, measured 5-10x slower on these small matrices on a busy
-    2-core machine. While no ``blas_limit`` is active, that control is stale:
-    clear it. A no-op once ``blas_limit`` releases control itself.
-    """
-    try:
-        from threadpoolctl import OpenBLASController
-
-        from nndl_lab.experiments import parallel
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        return
-    state = getattr(OpenBLASController, "_SHARED_STATE", None)
-    if getattr(state, "controlling_thread", None) is None:
-        return
-    lock = getattr(parallel, "_BLAS_LOCK", None)
-    blas_state = getattr(parallel, "_BLAS_STATE", None)
-    if lock is None or blas_state is None:
-        return
-    with lock:
-        if blas_state.get("depth", 0) == 0:
-            OpenBLASController.clear_controlling_thread(force=True)
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """``blas_limit(1)`` (these nets are small: a second BLAS thread only costs)."""
-    _release_blas_control()
-    try:
-        with blas_limit(1):
-            yield
-    finally:
-        _release_blas_control()
 
 
 def _fmt(value) -> str:
@@ -596,8 +553,9 @@ class App(W.VBox):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        # One BLAS thread, also from the worker thread (see _release_blas_control).
-        with np.errstate(all="ignore"), _one_blas_thread():
+        # One BLAS thread: these nets are small, a second thread only costs (and
+        # the thread count changes float32 rounding: same numbers in any thread).
+        with np.errstate(all="ignore"), blas_limit(1):
             result = self._compute(self.data, dict(setting))
         with self._cond:
             self.computations += 1
@@ -856,7 +814,7 @@ class App(W.VBox):
         points = self.grid_settings()
         settings = [s for _, s in points]
         if self._compute_grid is not None:
-            with np.errstate(all="ignore"), _one_blas_thread():
+            with np.errstate(all="ignore"), blas_limit(1):
                 results = list(self._compute_grid(self.data, settings))
             if len(results) != len(settings):
                 raise RuntimeError(f"{self.name}: compute_grid returned {len(results)} results")
