@@ -47,8 +47,10 @@ Speed
 -----
 The work is a few dozen numpy calls per step whatever K is. Small stacked
 matrix products do not gain from a second BLAS thread, so the trainer runs
-with one BLAS thread by default (``blas_threads``; ``threadpoolctl`` is used
-when installed). Sums over the batch are ``ones @ a`` (one BLAS call), the
+with one BLAS thread by default (``blas_threads``, set for the calling thread
+by :func:`~nndl_lab.experiments.parallel.blas_limit`: the thread count also
+changes float32 rounding, so a fixed count keeps runs reproducible wherever
+they are computed). Sums over the batch are ``ones @ a`` (one BLAS call), the
 ReLU's mask multiplies, and ``max(a, 0)`` compares with a cached array of
 zeros: each several times faster than the obvious numpy call on these
 shapes. ``benchmarks/bench_sweep.py`` measures where the time goes.
@@ -276,8 +278,10 @@ def train_batched(
     return_params : bool, default False
         Also return every net's best parameters (those the Solver restores).
     blas_threads : int or None, default 1
-        Limit the BLAS to this many threads while training (with
-        threadpoolctl, when installed); None leaves it alone. Measured on 2
+        Limit the BLAS to this many threads while training (see
+        :func:`~nndl_lab.experiments.parallel.blas_limit`); None leaves it
+        alone, and then float32 results can depend on the BLAS's thread
+        count. Measured on 2
         cores (``benchmarks/bench_sweep.py``): the stacked (K, 50, 50)
         products of a training step run on one thread whatever the limit;
         a second thread speeds up the larger evaluation products a little

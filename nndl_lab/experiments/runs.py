@@ -239,7 +239,9 @@ def train_net(
         Show a tqdm bar.
     num_classes : int, default 10
     blas_threads : int or None, default 1
-        Limit the BLAS to this many threads while training (threadpoolctl):
+        Limit the BLAS to this many threads while training
+        (:func:`~nndl_lab.experiments.parallel.blas_limit`; a fixed count also
+        keeps float32 runs identical in any thread):
         the book's small nets run faster on one, and much faster than two
         when the machine is busy (OpenBLAS threads spin). None leaves the
         BLAS alone (wide nets on an idle machine may gain from more).
