@@ -254,13 +254,13 @@ class Live:
 class Plot:
     """How an app draws a result: axes and artists made once, then updated.
 
-    Subclasses set ``figsize`` and implement :meth:`setup` (create axes and
-    artists on ``self.fig``) and :meth:`update` (set their data from a result).
+    Subclasses set ``figsize`` and implement ``setup`` (create axes and
+    artists on ``self.fig``) and ``update`` (set their data from a result).
     Give every data line a ``gid`` (``line.set_gid("loss/sgd")``):
     :meth:`App.plotted` reports the data of the visible lines by gid, which is
     what the tests compare with the experiment functions.
 
-    :meth:`update` must not depend on what was drawn before (the same result
+    ``update`` must not depend on what was drawn before (the same result
     gives the same picture whatever came first), so a grid frame and the live
     frame for one setting are the same PNG.
     """

@@ -92,7 +92,7 @@ def get_digits_data(
     ----------
     num_training, num_validation, num_test : int
         Split sizes; their sum must not exceed 1797. See
-        :func:`digits_split_indices` for which images go where.
+        ``digits_split_indices`` for which images go where.
     subtract_mean : bool
         Subtract the mean training image from all three splits.
 

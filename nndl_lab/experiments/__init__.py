@@ -18,33 +18,39 @@ A *run* (one training) is a dict::
 
 Experiments (book chapter in brackets)
 --------------------------------------
-train_net(data, hidden_dims=(100,)*5, *, update_rule="adam", optim_config=None, ...)
-    One FullyConnectedNet trained by the Solver → run. [ch.2–8]
-compare_update_rules(data, rules=None, *, hidden_dims=(100,)*5, num_train=4000, num_epochs=5, ...)
-    ``{label: run}``; default :data:`HOMEWORK_RULES` (SGD, momentum, Nesterov at
-    1e-2); :data:`HOMEWORK_ADAPTIVE_RULES` = RMSProp 2e-4 vs Adam 1e-3. [ch.2–5]
-batchnorm_vs_baseline(data, *, hidden_dims=(100,)*5, num_train=1000, weight_scale=2e-2, ...)
-    ``{"baseline": run, "batchnorm": run}`` (Adam). [ch.6]
-weight_scale_sweep(data, weight_scales=np.logspace(-4, 0, 20), hidden_dims=(50,)*6, ...)
-    ``{"weight_scales": (S,), "baseline": table, "batchnorm": table}``. [ch.6]
-dropout_sweep(data, keep_ratios=(1.0, 0.75, 0.5, 0.25), *, hidden_dims=(500,), ...)
-    Train/validation accuracy and their gap per keep ratio. [ch.7]
-capstone(data, *, hidden_dims=(500,)*3, use_batchnorm=True, learning_rate=1e-3, lr_decay=0.9, ...)
-    Run + ``"val_acc"``, ``"test_acc"`` of the best parameters. [ch.8]
-hyperparameter_search(data, learning_rates, weight_scales=None, *, ...)
-    Table over the grid. [ch.8]
-SURFACES, optimize_surface(surface, update_rule, optim_config=None, *, start=None, num_steps=100)
-    The update rules on 2-D surfaces. [ch.2–5]
+
+::
+
+    train_net(data, hidden_dims=(100,)*5, *, update_rule="adam", optim_config=None, ...)
+        One FullyConnectedNet trained by the Solver → run. [ch.2–8]
+    compare_update_rules(data, rules=None, *, hidden_dims=(100,)*5, num_train=4000, ...)
+        {label: run}; default HOMEWORK_RULES (SGD, momentum, Nesterov at
+        1e-2); HOMEWORK_ADAPTIVE_RULES = RMSProp 2e-4 vs Adam 1e-3. [ch.2–5]
+    batchnorm_vs_baseline(data, *, hidden_dims=(100,)*5, num_train=1000, weight_scale=2e-2, ...)
+        {"baseline": run, "batchnorm": run} (Adam). [ch.6]
+    weight_scale_sweep(data, weight_scales=np.logspace(-4, 0, 20), hidden_dims=(50,)*6, ...)
+        {"weight_scales": (S,), "baseline": table, "batchnorm": table}. [ch.6]
+    dropout_sweep(data, keep_ratios=(1.0, 0.75, 0.5, 0.25), *, hidden_dims=(500,), ...)
+        Train/validation accuracy and their gap per keep ratio. [ch.7]
+    capstone(data, *, hidden_dims=(500,)*3, use_batchnorm=True, lr_decay=0.9, ...)
+        Run + "val_acc", "test_acc" of the best parameters. [ch.8]
+    hyperparameter_search(data, learning_rates, weight_scales=None, *, ...)
+        Table over the grid. [ch.8]
+    SURFACES, optimize_surface(surface, update_rule, optim_config=None, *, num_steps=100)
+        The update rules on 2-D surfaces. [ch.2–5]
 
 Engines
 -------
-train_batched(data, hidden_dims, *, weight_scale=..., learning_rate=..., ...)
-    Many nets of one shape trained together in one vectorized pass. [ch.6–8]
-run_parallel(function, kwargs_list, *, n_jobs=-1, backend=None)
-    Configurations of different shapes in parallel processes (joblib; the
-    backend can be switched to dask or ray). [ch.8]
-reproduce_homework(name="all", data=None, *, seed=0), format_result(name, result)
-    What ``nndl-lab reproduce [name]`` runs and prints. [ch.2–8]
+
+::
+
+    train_batched(data, hidden_dims, *, weight_scale=..., learning_rate=..., ...)
+        Many nets of one shape trained together in one vectorized pass. [ch.6–8]
+    run_parallel(function, kwargs_list, *, n_jobs=-1, backend=None)
+        Configurations of different shapes in parallel processes (joblib; the
+        backend can be switched to dask or ray). [ch.8]
+    reproduce_homework(name="all", data=None, *, seed=0), format_result(name, result)
+        What nndl-lab reproduce [name] runs and prints. [ch.2–8]
 """
 
 from .batched import split_runs, train_batched

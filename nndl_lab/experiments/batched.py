@@ -48,7 +48,7 @@ Speed
 The work is a few dozen numpy calls per step whatever K is. Small stacked
 matrix products do not gain from a second BLAS thread, so the trainer runs
 with one BLAS thread by default (``blas_threads``, set for the calling thread
-by :func:`~nndl_lab.experiments.parallel.blas_limit`: the thread count also
+by ``blas_limit``: the thread count also
 changes float32 rounding, so a fixed count keeps runs reproducible wherever
 they are computed). Sums over the batch are ``ones @ a`` (one BLAS call), the
 ReLU's mask multiplies, and ``max(a, 0)`` compares with a cached array of
@@ -279,7 +279,7 @@ def train_batched(
         Also return every net's best parameters (those the Solver restores).
     blas_threads : int or None, default 1
         Limit the BLAS to this many threads while training (see
-        :func:`~nndl_lab.experiments.parallel.blas_limit`); None leaves it
+        ``blas_limit``); None leaves it
         alone, and then float32 results can depend on the BLAS's thread
         count. Measured on 2
         cores (``benchmarks/bench_sweep.py``): the stacked (K, 50, 50)

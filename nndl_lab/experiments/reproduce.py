@@ -188,7 +188,7 @@ def reproduce_homework(name="all", data=None, *, seed=0, progress=False):
     Parameters
     ----------
     name : str
-        ``"all"`` or a key of :data:`EXPERIMENTS` (``optimizers``,
+        ``"all"`` or a key of ``EXPERIMENTS`` (``optimizers``,
         ``adaptive``, ``batchnorm``, ``weight-scale``, ``dropout``,
         ``capstone``).
     data : dict, optional

@@ -240,7 +240,7 @@ def train_net(
     num_classes : int, default 10
     blas_threads : int or None, default 1
         Limit the BLAS to this many threads while training
-        (:func:`~nndl_lab.experiments.parallel.blas_limit`; a fixed count also
+        (``blas_limit``; a fixed count also
         keeps float32 runs identical in any thread):
         the book's small nets run faster on one, and much faster than two
         when the machine is busy (OpenBLAS threads spin). None leaves the
@@ -249,7 +249,7 @@ def train_net(
     Returns
     -------
     run : dict
-        See :mod:`nndl_lab.experiments.runs`.
+        See ``nndl_lab.experiments.runs``.
     """
     run, _, _ = _train(
         data,
@@ -339,8 +339,8 @@ def compare_update_rules(
     rules : dict {label: optim_config}, optional
         A label is an update-rule name, or any label when its config holds
         ``"update_rule"`` (e.g. ``{"adam 1e-2": {"update_rule": "adam",
-        "learning_rate": 1e-2}}``). Default :data:`HOMEWORK_RULES` (SGD,
-        momentum, Nesterov at 1e-2); :data:`HOMEWORK_ADAPTIVE_RULES` is the
+        "learning_rate": 1e-2}}``). Default ``HOMEWORK_RULES`` (SGD,
+        momentum, Nesterov at 1e-2); ``HOMEWORK_ADAPTIVE_RULES`` is the
         homework's RMSProp 2e-4 vs Adam 1e-3.
     hidden_dims, num_train, num_epochs, batch_size, weight_scale, seed
         See :func:`train_net`. ``num_train`` larger than the training set

@@ -134,7 +134,7 @@ def optimize_surface(surface, update_rule, optim_config=None, *, start=None, num
     Parameters
     ----------
     surface : str or Surface
-        A key of :data:`SURFACES` (``"quadratic"``, ``"rosenbrock"``) or a
+        A key of ``SURFACES`` (``"quadratic"``, ``"rosenbrock"``) or a
         :class:`Surface`.
     update_rule : str
         A name from :data:`nndl_lab.optim.UPDATE_RULES`.
