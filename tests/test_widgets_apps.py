@@ -440,6 +440,7 @@ def dropout_expected(data, s):
         num_epochs=s["num_epochs"],
         batch_size=100,
         learning_rate=s["learning_rate"],
+        weight_scale=s["weight_scale"],
         seed=0,
     )
     last = len(table["keep_ratios"]) - 1
@@ -464,6 +465,7 @@ def test_dropout_controls(data):
             (live["num_epochs"], 5),
             (live["num_train"], 200),
             (live["learning_rate"], 3e-3),
+            (live["weight_scale"], 7e-2),
         ],
         lambda s: dropout_expected(data, s),
     )
