@@ -16,6 +16,10 @@ page_visit
     :class:`Visit`: every request, failed requests, responses with status >= 400,
     requests that left the local server (they are aborted, never sent), console
     errors and page errors, plus the open Playwright ``page`` for further checks.
+browser_report
+    ``browser_report(line)`` adds a line to the section "browser tests: page
+    weights and timings" printed at the end of the session (page weights, time
+    per app).
 
 Helpers: :func:`toc_docnames` lists the pages of ``_toc.yml``.
 """
@@ -47,6 +51,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IN_CI = bool(os.environ.get("CI"))
+
+#: Lines for the end-of-session section (see ``browser_report``).
+REPORT: list[str] = []
 
 
 def book_html_dir() -> Path:
@@ -190,3 +197,15 @@ def page_visit(browser: Any, book_server: str) -> Iterator[Callable[..., Visit]]
     yield visit
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def browser_report() -> Callable[[str], None]:
+    return REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REPORT:
+        terminalreporter.section("browser tests: page weights and timings")
+        for line in REPORT:
+            terminalreporter.write_line(line)
