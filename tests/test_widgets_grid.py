@@ -10,16 +10,19 @@ frames stay light.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Mapping
 
 import ipywidgets as W
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 import widgets
 from nndl_lab import experiments as E
 from nndl_lab.data import get_data
-from widgets.core import frame_report, grid_frames
+from widgets.core import SETTING_TEXT_KEY, frame_report, grid_frames
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +173,7 @@ def dropout(data, s):
         num_epochs=s["num_epochs"],
         batch_size=s["batch_size"],
         learning_rate=s["learning_rate"],
+        weight_scale=s["weight_scale"],
         seed=s["seed"],
     )
 
@@ -316,3 +320,17 @@ def test_frames_are_light(case):
     assert grid_frames(app)["frames"].keys() == app.grid_frames().keys()
     for png in app.grid_frames().values():
         assert png.startswith(b"\x89PNG") and png[25] == 3  # palette PNG (colour type 3)
+
+
+def test_each_frame_names_the_setting_it_was_drawn_for(case):
+    # The PNG carries the slider labels of its setting, so a browser test can tie the
+    # bytes it sees to the slider positions without trusting the Stack structure.
+    name, build, experiment, shape, app = case
+    axes = app.grid_axes()
+    for index, png in app.grid_frames().items():
+        drawn_for = json.loads(PILImage.open(io.BytesIO(png)).text[SETTING_TEXT_KEY])
+        labels = {
+            axis["key"]: app._grid_widgets[axis["key"]].options[i][0]
+            for axis, i in zip(axes, index, strict=True)
+        }
+        assert drawn_for == labels, (name, index)

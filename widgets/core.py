@@ -52,6 +52,7 @@ from __future__ import annotations
 import collections
 import io
 import itertools
+import json
 import math
 import threading
 import time
@@ -63,6 +64,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
+from PIL.PngImagePlugin import PngInfo
 
 from nndl_lab.experiments.parallel import blas_limit
 
@@ -315,23 +317,43 @@ def find_divergence(
     return lines
 
 
-def png_bytes(fig: Figure, *, dpi: float, colors: int | None = 64) -> bytes:
-    """The figure as PNG bytes, palette-quantized to ``colors`` colours (None: RGBA)."""
+#: PNG text chunk naming the grid setting a frame was drawn for (JSON ``{key: label}``).
+SETTING_TEXT_KEY = "nndl-setting"
+
+
+def png_bytes(
+    fig: Figure, *, dpi: float, colors: int | None = 64, text: Mapping[str, str] | None = None
+) -> bytes:
+    """The figure as PNG bytes, palette-quantized to ``colors`` colours (None: RGBA).
+
+    ``text`` entries become PNG text chunks; the apps record there the setting a
+    frame was drawn for, so a test of the static page can tie each frame's bytes
+    to its slider positions without trusting the page's own structure.
+    """
+    text = dict(text or {})
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    fig.savefig(
+        buf, format="png", dpi=dpi, facecolor="white", metadata=text if not colors else None
+    )
     if not colors:
         return buf.getvalue()
     image = PILImage.open(io.BytesIO(buf.getvalue())).convert("RGB")
     image = image.quantize(colors=colors, method=PILImage.Quantize.FASTOCTREE)
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG", optimize=True, pnginfo=info)
     return out.getvalue()
 
 
 class _Canvas:
     """A figure, its Plot and the message overlay; renders results to PNG."""
 
-    def __init__(self, plot_class: type[Plot], dpi: float, colors: int | None):
+    def __init__(
+        self, plot_class: type[Plot], dpi: float, colors: int | None, grid_controls: Sequence = ()
+    ):
+        self.grid_controls = list(grid_controls)
         self.fig = Figure(figsize=plot_class.figsize, dpi=dpi)
         FigureCanvasAgg(self.fig)
         self.plot = plot_class(self.fig)
@@ -360,7 +382,11 @@ class _Canvas:
                 lines = [error]
             self.overlay.set_text("\n".join(lines))
             self.overlay.set_visible(bool(lines))
-            return png_bytes(self.fig, dpi=self.dpi, colors=self.colors)
+            # Labels as the grid sliders show them: the same text for a grid frame and
+            # for a live frame of the same setting, so their bytes stay identical.
+            labels = {c.key: c.fmt(setting[c.key]) for c in self.grid_controls}
+            text = {SETTING_TEXT_KEY: json.dumps(labels, sort_keys=True)} if labels else None
+            return png_bytes(self.fig, dpi=self.dpi, colors=self.colors, text=text)
 
     def messages(self) -> list[str]:
         return self.overlay.get_text().splitlines() if self.overlay.get_visible() else []
@@ -451,7 +477,7 @@ class App(W.VBox):
         self.live_controls = [c for c in controls if isinstance(c, Live)]
         self._compute = compute
         self._compute_grid = compute_grid
-        self._canvas = _Canvas(plot, dpi, colors)
+        self._canvas = _Canvas(plot, dpi, colors, self.grid_controls)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._cache_size = cache_size
         self.threaded = threaded

@@ -25,9 +25,19 @@
   var script = document.currentScript;
   var base = script.src.replace(/[^/]*$/, "");
 
+  // The named modules that embed-amd.js defines compute their font URLs from
+  // their own module URLs: map them into html-manager/dist, where the fonts are,
+  // or the "@jupyter-widgets" path below sends those font requests to a folder
+  // without fonts (404s that came and went with module load order).
+  var dist = base + "@jupyter-widgets/html-manager/dist/";
   window.require.config({
     paths: {
       "@jupyter-widgets/html-manager/dist": base + "@jupyter-widgets/html-manager/dist",
+      "@jupyter-widgets/base": dist + "base",
+      "@jupyter-widgets/base7": dist + "base7",
+      "@jupyter-widgets/controls": dist + "controls",
+      "@jupyter-widgets/controls7": dist + "controls7",
+      "@jupyter-widgets/html-manager": dist + "html-manager",
       "@jupyter-widgets": base + "@jupyter-widgets",
     },
   });
