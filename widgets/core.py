@@ -49,6 +49,7 @@ Structure of the displayed widget (CSS classes for browser tests)::
 
 from __future__ import annotations
 
+import abc
 import collections
 import io
 import itertools
@@ -253,7 +254,7 @@ class Live:
 # Plotting
 
 
-class Plot:
+class Plot(abc.ABC):
     """How an app draws a result: axes and artists made once, then updated.
 
     Subclasses set ``figsize`` and implement ``setup`` (create axes and
@@ -273,11 +274,13 @@ class Plot:
         self.fig = fig
         self.setup()
 
-    def setup(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def setup(self) -> None:
+        """Create the axes and artists on ``self.fig`` (called once)."""
 
-    def update(self, result, setting: Mapping) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def update(self, result, setting: Mapping) -> None:
+        """Set the artists' data from ``result`` (the picture depends on nothing else)."""
 
     def messages(self, result, setting: Mapping) -> list[str]:
         """Lines shown over the plot; default: every divergence found in the result."""
