@@ -182,6 +182,17 @@ def style_axes(ax, title: str, xlabel: str, ylabel: str | None = None) -> None:
     ax.grid(True, alpha=0.3, linewidth=0.5)
 
 
+def homework_panels(fig):
+    """The homework's three panels on ``fig``: training loss per iteration, training
+    accuracy per epoch and validation accuracy per epoch; returns the three axes."""
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.82, wspace=0.28)
+    ax_loss, ax_train, ax_val = fig.subplots(1, 3)
+    style_axes(ax_loss, "training loss", "iteration")
+    style_axes(ax_train, "training accuracy", "epoch")
+    style_axes(ax_val, "validation accuracy", "epoch")
+    return ax_loss, ax_train, ax_val
+
+
 def autoscale(ax) -> None:
     ax.relim(visible_only=True)
     ax.autoscale_view()

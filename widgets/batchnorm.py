@@ -22,12 +22,12 @@ from ._common import (
     LABEL_SIZE,
     accuracy_ylim,
     apply_overrides,
+    homework_panels,
     live_int,
     live_log,
     resolve_data,
     run_from_table,
     set_loss_ylim,
-    style_axes,
 )
 from .core import App, Grid, Plot
 
@@ -78,11 +78,7 @@ class BatchnormPlot(Plot):
     figsize = (8.0, 2.9)
 
     def setup(self):
-        self.fig.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.82, wspace=0.28)
-        self.ax_loss, self.ax_train, self.ax_val = self.fig.subplots(1, 3)
-        style_axes(self.ax_loss, "training loss", "iteration")
-        style_axes(self.ax_train, "training accuracy", "epoch")
-        style_axes(self.ax_val, "validation accuracy", "epoch")
+        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig)
         self.lines = {}
         for key, (label, color) in VARIANTS.items():
             self.lines[key] = (

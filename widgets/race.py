@@ -18,13 +18,13 @@ from ._common import (
     RULES,
     accuracy_ylim,
     apply_overrides,
+    homework_panels,
     live_choice,
     live_float,
     live_int,
     live_rules,
     resolve_data,
     set_loss_ylim,
-    style_axes,
 )
 from .core import App, Grid, Plot
 
@@ -60,11 +60,7 @@ class RacePlot(Plot):
     figsize = (8.0, 2.9)
 
     def setup(self):
-        self.fig.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.82, wspace=0.28)
-        self.ax_loss, self.ax_train, self.ax_val = self.fig.subplots(1, 3)
-        style_axes(self.ax_loss, "training loss", "iteration")
-        style_axes(self.ax_train, "training accuracy", "epoch")
-        style_axes(self.ax_val, "validation accuracy", "epoch")
+        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig)
         self.lines = {}
         for rule in RULES:
             c, label = RULE_COLORS[rule], RULE_LABELS[rule]
