@@ -233,3 +233,21 @@ def training_subset(data, num_train):
         "y_val": np.asarray(data["y_val"]),
     }
     return subset
+
+
+def sweep_arguments(**arguments):
+    """Check the arguments every sweep shares, in one order.
+
+    ``data``, ``hidden_dims``, ``num_epochs``, ``batch_size``, ``num_train``
+    (None = all samples), ``seed``, ``dtype`` and ``batched``, as keywords
+    (the parameter names shadow this module's check functions).
+    """
+    hidden_dims(arguments["hidden_dims"])
+    positive_int("num_epochs", arguments["num_epochs"])
+    positive_int("batch_size", arguments["batch_size"])
+    seed("seed", arguments["seed"])
+    dtype(arguments["dtype"])
+    boolean("batched", arguments["batched"])
+    data(arguments["data"])
+    if arguments["num_train"] is not None:
+        positive_int("num_train", arguments["num_train"])

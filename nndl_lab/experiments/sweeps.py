@@ -177,16 +177,17 @@ def weight_scale_sweep(
         stopped).
     """
     scales = _checks.weight_scales(weight_scales)
-    _checks.hidden_dims(hidden_dims)
-    _checks.positive_int("num_epochs", num_epochs)
-    _checks.positive_int("batch_size", batch_size)
     _checks.positive_real("learning_rate", learning_rate)
-    _checks.seed("seed", seed)
-    _checks.dtype(dtype)
-    _checks.boolean("batched", batched)
-    _checks.data(data)
-    if num_train is not None:
-        _checks.positive_int("num_train", num_train)
+    _checks.sweep_arguments(
+        data=data,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        batched=batched,
+    )
     if isinstance(variants, str) or not set(variants) <= {"baseline", "batchnorm"} or not variants:
         raise ValueError(
             f"variants must be a non-empty subset of ('baseline', 'batchnorm'), got {variants!r}"
@@ -281,17 +282,18 @@ def dropout_sweep(
     ratios = _checks.sequence(
         "keep_ratios", keep_ratios, _checks.keep_ratio, "keep probabilities in (0, 1]"
     )
-    _checks.hidden_dims(hidden_dims)
-    _checks.positive_int("num_epochs", num_epochs)
-    _checks.positive_int("batch_size", batch_size)
     _checks.positive_real("learning_rate", learning_rate)
     _checks.weight_scale(weight_scale)
-    _checks.seed("seed", seed)
-    _checks.dtype(dtype)
-    _checks.boolean("batched", batched)
-    _checks.data(data)
-    if num_train is not None:
-        _checks.positive_int("num_train", num_train)
+    _checks.sweep_arguments(
+        data=data,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        batched=batched,
+    )
     common = dict(
         hidden_dims=hidden_dims,
         update_rule="adam",
@@ -393,19 +395,20 @@ def hyperparameter_search(
             "optim_config must not hold 'learning_rate': the learning rates come from "
             "learning_rates"
         )
-    _checks.hidden_dims(hidden_dims)
-    _checks.positive_int("num_epochs", num_epochs)
-    _checks.positive_int("batch_size", batch_size)
     _checks.boolean("use_batchnorm", use_batchnorm)
     _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
     _checks.nonnegative_real("reg", reg)
     _checks.lr_decay(lr_decay)
-    _checks.seed("seed", seed)
-    _checks.dtype(dtype)
-    _checks.boolean("batched", batched)
-    _checks.data(data)
-    if num_train is not None:
-        _checks.positive_int("num_train", num_train)
+    _checks.sweep_arguments(
+        data=data,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        batched=batched,
+    )
     grid = list(itertools.product(rates, scales))
     common = dict(
         hidden_dims=hidden_dims,
