@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from .optim import RULES
 
 __all__ = [
     "CheckResult",
@@ -83,6 +84,12 @@ def _grad_error(numeric, analytic):
         return float("inf")
     scale = np.linalg.norm(numeric) + np.linalg.norm(analytic)
     return float(np.linalg.norm(numeric - analytic) / max(scale, 1e-12))
+
+
+def _defaults(rule):
+    """The default hyperparameters of ``rule`` as the registry declares them (the learner's
+    function is called without them, so it must use the same defaults)."""
+    return RULES[rule].defaults
 
 
 def _optimizer_inputs():
@@ -256,10 +263,11 @@ def check_sgd_momentum(sgd_momentum, verbose=True):
     Formula: :math:`v' = \mu v - \eta\,dw`, :math:`w' = w + v'`.
     """
     w, dw, v = _optimizer_inputs()
+    mu = _defaults("sgd_momentum")["momentum"]
     next_w, config = sgd_momentum(
         w.copy(), dw.copy(), {"learning_rate": 1e-3, "velocity": v.copy()}
     )
-    expected_v = 0.9 * v - 1e-3 * dw
+    expected_v = mu * v - 1e-3 * dw
     errors = {
         "next_w": rel_error(next_w, w + expected_v),
         "velocity": rel_error(config["velocity"], expected_v),
@@ -273,12 +281,13 @@ def check_sgd_nesterov_momentum(sgd_nesterov_momentum, verbose=True):
     Formula: :math:`v' = \mu v - \eta\,dw`, :math:`w' = w + v' + \mu (v' - v)`.
     """
     w, dw, v = _optimizer_inputs()
+    mu = _defaults("sgd_nesterov_momentum")["momentum"]
     next_w, config = sgd_nesterov_momentum(
         w.copy(), dw.copy(), {"learning_rate": 1e-3, "velocity": v.copy()}
     )
-    expected_v = 0.9 * v - 1e-3 * dw
+    expected_v = mu * v - 1e-3 * dw
     errors = {
-        "next_w": rel_error(next_w, w + expected_v + 0.9 * (expected_v - v)),
+        "next_w": rel_error(next_w, w + expected_v + mu * (expected_v - v)),
         "velocity": rel_error(config["velocity"], expected_v),
     }
     return _finish("sgd_nesterov_momentum", errors, verbose)
@@ -290,10 +299,12 @@ def check_rmsprop(rmsprop, verbose=True):
     Formula: :math:`a' = \rho a + (1-\rho)\,dw^2`, :math:`w' = w - \eta\,dw/(\sqrt{a'}+\epsilon)`.
     """
     w, dw, a = _optimizer_inputs()
+    defaults = _defaults("rmsprop")
+    rho, eps = defaults["decay_rate"], defaults["epsilon"]
     next_w, config = rmsprop(w.copy(), dw.copy(), {"learning_rate": 1e-2, "a": a.copy()})
-    expected_a = 0.99 * a + 0.01 * dw**2
+    expected_a = rho * a + (1 - rho) * dw**2
     errors = {
-        "next_w": rel_error(next_w, w - 1e-2 * dw / (np.sqrt(expected_a) + 1e-8)),
+        "next_w": rel_error(next_w, w - 1e-2 * dw / (np.sqrt(expected_a) + eps)),
         "a": rel_error(config["a"], expected_a),
     }
     return _finish("rmsprop", errors, verbose)
@@ -306,10 +317,12 @@ def check_adam(adam, verbose=True):
     config = {"learning_rate": 1e-2, "v": m.copy(), "a": v.copy(), "t": 5}
     next_w, config = adam(w.copy(), dw.copy(), config)
     t = 6
-    expected_m = 0.9 * m + 0.1 * dw
-    expected_v = 0.999 * v + 0.001 * dw**2
-    expected_w = w - 1e-2 * (expected_m / (1 - 0.9**t)) / (
-        np.sqrt(expected_v / (1 - 0.999**t)) + 1e-8
+    defaults = _defaults("adam")
+    beta1, beta2, eps = defaults["beta1"], defaults["beta2"], defaults["epsilon"]
+    expected_m = beta1 * m + (1 - beta1) * dw
+    expected_v = beta2 * v + (1 - beta2) * dw**2
+    expected_w = w - 1e-2 * (expected_m / (1 - beta1**t)) / (
+        np.sqrt(expected_v / (1 - beta2**t)) + eps
     )
     errors = {
         "next_w": rel_error(next_w, expected_w),

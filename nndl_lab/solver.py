@@ -102,6 +102,12 @@ class Solver:
     seed : int or None
         Fixes the minibatch order and the accuracy subsamples (see
         :func:`minibatch_rngs`).
+    optim_overrides : dict, optional
+        Per-parameter hyperparameters ``{pattern: {key: value}}`` on top of
+        ``optim_config`` for the parameters whose names match ``pattern``
+        (``fnmatch``, or a tuple of patterns); e.g. ``{optim.BIAS_AND_NORMALIZATION:
+        {"learning_rate": 0.0}}`` freezes the biases and batchnorm's gamma and
+        beta. See :func:`nndl_lab.optim.parameter_configs`.
 
     Attributes
     ----------
@@ -138,13 +144,15 @@ class Solver:
         verbose=True,
         progress=False,
         seed=None,
+        optim_overrides=None,
         **unknown_options,
     ):
         if unknown_options:
             raise ValueError(
                 f"Unrecognized arguments {sorted(unknown_options)}; Solver accepts update_rule, "
                 "optim_config, lr_decay, batch_size, num_epochs, num_train_samples, "
-                "num_val_samples, checkpoint_name, print_every, verbose, progress, seed"
+                "num_val_samples, checkpoint_name, print_every, verbose, progress, seed, "
+                "optim_overrides"
             )
         self.model = model
         self._check_data(data)
@@ -176,7 +184,18 @@ class Solver:
             # Validate once (unknown keys, ranges) before training starts.
             probe = next(iter(model.params.values()))
             optim.prepare_config(self._rule_name, dict(optim_config), probe)
+            self._param_configs = optim.parameter_configs(
+                self._rule_name, optim_config, model.params, optim_overrides
+            )
+        elif optim_overrides is not None:
+            raise ValueError(
+                "optim_overrides needs update_rule to be a name from the registry "
+                f"{list(optim.RULES)}, not a function"
+            )
+        else:
+            self._param_configs = {name: dict(optim_config) for name in model.params}
         self.optim_config = optim_config
+        self.optim_overrides = optim_overrides
 
         if not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1 or math.isnan(lr_decay):
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
@@ -238,7 +257,7 @@ class Solver:
         self.diverged_at = None
         self._iteration = 0
         self._batch_rng, self._eval_rng = minibatch_rngs(self.seed)
-        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+        self.optim_configs = {name: dict(config) for name, config in self._param_configs.items()}
         self._configs_prepared = False
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nndl_lab import FullyConnectedNet, Solver
+from nndl_lab import FullyConnectedNet, Solver, optim
 from nndl_lab import experiments as ex
 from nndl_lab.data import get_data
 from nndl_lab.experiments import batched as batched_module
@@ -110,17 +110,17 @@ def test_batched_equals_separate_solver_runs_float64(digits, use_batchnorm, keep
     np.testing.assert_array_equal(result["settings"]["dropout_keep_ratio"], keep_ratios)
 
 
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop"])
+@pytest.mark.parametrize("rule", [r for r in optim.RULES if r != "adam"])
 def test_every_rule_with_reg_and_lr_decay(digits, rule):
     regs = [0.0, 1e-2, 1e-1]
     result = ex.train_batched(
         digits,
         [15, 15, 15],
         weight_scale=5e-2,
-        learning_rate=[1e-2, 2e-2, 5e-3] if rule != "rmsprop" else [1e-4, 1e-3, 3e-3],
+        learning_rate=[1e-2, 2e-2, 5e-3] if not optim.RULES[rule].adaptive else [1e-4, 1e-3, 3e-3],
         reg=regs,
         update_rule=rule,
-        optim_config={"momentum": 0.8} if "momentum" in rule else None,
+        optim_config={"momentum": 0.8} if "momentum" in optim.RULES[rule].defaults else None,
         lr_decay=0.7,
         dtype=np.float64,
         num_train=150,
@@ -139,7 +139,7 @@ def test_every_rule_with_reg_and_lr_decay(digits, rule):
         nets=nets,
         solver_kwargs={
             "update_rule": rule,
-            "optim_config": {"momentum": 0.8} if "momentum" in rule else {},
+            "optim_config": {"momentum": 0.8} if "momentum" in optim.RULES[rule].defaults else {},
             "lr_decay": 0.7,
             "batch_size": 40,
             "num_epochs": 3,

@@ -1,5 +1,8 @@
 """Update rules against test vectors computed from their formulas (not from nndl_lab)."""
 
+import math
+import re
+
 import numpy as np
 import pytest
 
@@ -180,3 +183,123 @@ def test_inplace_step_computes_what_the_rule_computes(rule):
         step(fast_w, dw, fast_config)
     np.testing.assert_array_equal(w, fast_w)
     assert w.dtype == np.float32
+
+
+# -- the registry -----------------------------------------------------------------------------
+
+
+def test_registry_names_every_public_rule_once():
+    assert list(optim.UPDATE_RULES) == list(optim.RULES)
+    for name, rule in optim.RULES.items():
+        assert rule.name == name
+        assert optim.UPDATE_RULES[name] is rule.function
+        assert optim.inplace_step(name) is rule.step
+        assert rule.label and rule.chapter
+        assert rule.hyperparameters[0].name == "learning_rate"
+        assert set(rule.keys) == {*rule.defaults, *rule.state}
+
+
+@pytest.mark.parametrize("rule", list(optim.RULES))
+def test_registry_defaults_are_what_a_rule_uses_without_config(rule):
+    w, dw, _ = homework_inputs()
+    _, config = optim.UPDATE_RULES[rule](w, dw)
+    spec = optim.RULES[rule]
+    for key, default in spec.defaults.items():
+        expected = default + 1 if key == "t" else default
+        assert config[key] == expected, key
+    for key in spec.state:
+        assert config[key].shape == w.shape
+
+
+@pytest.mark.parametrize(
+    ("rule", "key"),
+    [(r, h.name) for r, spec in optim.RULES.items() for h in spec.hyperparameters],
+)
+def test_registry_ranges_are_enforced_at_both_ends(rule, key):
+    w, dw, _ = homework_inputs()
+    h = optim.RULES[rule].hyperparameter(key)
+    assert h.check(rule, h.default) == h.default
+    outside = [h.low - 1.0 if not h.low_open else h.low]
+    if math.isfinite(h.high):
+        outside.append(h.high if h.high_open else h.high + 1.0)
+    for value in outside:
+        with pytest.raises(ValueError, match=re.escape(h.accepted)):
+            optim.UPDATE_RULES[rule](w, dw, {key: value})
+
+
+def test_accepted_ranges_in_words():
+    assert optim.RULES["sgd"].hyperparameter("learning_rate").accepted == ">= 0"
+    assert optim.RULES["adam"].hyperparameter("epsilon").accepted == "> 0"
+    assert optim.RULES["adam"].hyperparameter("beta2").accepted == "in [0, 1)"
+    assert optim.RULES["adam"].hyperparameter("t").accepted == "an integer >= 0"
+
+
+@pytest.mark.parametrize("rule", list(optim.RULES))
+def test_stacked_rows_with_array_hyperparameters_are_the_single_updates(rule):
+    """Rows of a (K, P) buffer with a (K, 1) float64 learning rate: bit for bit the update of
+    each row alone with a Python-number learning rate (what the batched trainer relies on)."""
+    rng = np.random.default_rng(3)
+    rates = np.array([1e-3, 3e-2, 7e-4])
+    stacked = rng.standard_normal((3, 40_000)).astype(np.float32)
+    rows = [row.copy() for row in stacked]
+    stacked_config = optim.prepare_config(rule, {}, stacked)
+    stacked_config["learning_rate"] = rates[:, None]
+    row_configs = [
+        optim.prepare_config(rule, {"learning_rate": float(lr)}, rows[k])
+        for k, lr in enumerate(rates)
+    ]
+    step = optim.inplace_step(rule)
+    for _ in range(3):
+        dw = rng.standard_normal(stacked.shape).astype(np.float32)
+        step(stacked, dw, stacked_config)
+        for k in range(3):
+            step(rows[k], dw[k], row_configs[k])
+    for k in range(3):
+        np.testing.assert_array_equal(stacked[k], rows[k])
+
+
+def test_adam_on_a_large_array_follows_the_formula():
+    # Larger than one block of the in-place step: the blocked path must give the formula.
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((700, 130))
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    config = {"learning_rate": 1e-2}
+    for t in range(1, 4):
+        dw = rng.standard_normal(w.shape)
+        m = 0.9 * m + 0.1 * dw
+        v = 0.999 * v + 0.001 * dw**2
+        expected = w - 1e-2 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        w, config = optim.adam(w, dw, config)
+        assert rel_error(w, expected) < 1e-12
+
+
+def test_parameter_configs_apply_overrides_by_pattern():
+    names = ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
+    configs = optim.parameter_configs(
+        "adam",
+        {"learning_rate": 1e-3},
+        names,
+        {optim.BIAS_AND_NORMALIZATION: {"learning_rate": 0.0}, "W2": {"beta1": 0.5}},
+    )
+    assert configs["W1"] == {"learning_rate": 1e-3}
+    assert configs["W2"] == {"learning_rate": 1e-3, "beta1": 0.5}
+    for name in ("b1", "gamma1", "beta1", "b2"):
+        assert configs[name] == {"learning_rate": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "words"),
+    [
+        ({"b*": {"beta1": 2.0}}, ValueError, ["optim_overrides['b*']", "beta1", "[0, 1)"]),
+        ({"b*": {"lr": 1.0}}, ValueError, ["lr", "accepted keys"]),
+        ({"b*": {"v": np.zeros(3)}}, ValueError, ["state"]),
+        ({3: {"beta1": 0.5}}, TypeError, ["pattern"]),
+        (["b*"], TypeError, ["optim_overrides"]),
+    ],
+)
+def test_bad_overrides_are_named(overrides, error, words):
+    with pytest.raises(error) as info:
+        optim.parameter_configs("adam", None, ["W1", "b1"], overrides)
+    for word in words:
+        assert word in str(info.value)

@@ -236,3 +236,42 @@ def test_bad_data():
         Solver(small_model(), dict(data, y_val=data["y_val"][:3]))
     with pytest.raises(TypeError, match="dict"):
         Solver(small_model(), [data])
+
+
+def test_optim_overrides_freeze_biases_and_batchnorm_parameters():
+    data = make_data()
+    model = FullyConnectedNet([20, 20], input_dim=48, use_batchnorm=True, seed=0)
+    before = {name: w.copy() for name, w in model.params.items()}
+    solver = Solver(
+        model,
+        data,
+        update_rule="adam",
+        optim_config={"learning_rate": 1e-2},
+        optim_overrides={optim.BIAS_AND_NORMALIZATION: {"learning_rate": 0.0}},
+        num_epochs=1,
+        verbose=False,
+        seed=0,
+    )
+    solver.train()
+    for name, w in model.params.items():
+        if name.startswith("W"):
+            assert not np.array_equal(w, before[name]), name
+        else:
+            # a learning rate of zero leaves the initial values: b = 0, gamma = 1, beta = 0
+            np.testing.assert_array_equal(w, before[name], err_msg=name)
+    assert solver.optim_configs["W1"]["learning_rate"] == 1e-2
+    assert solver.optim_configs["gamma1"]["learning_rate"] == 0.0
+
+
+def test_optim_overrides_are_checked_before_training():
+    data = make_data()
+    model = small_model()
+    with pytest.raises(ValueError, match=r"optim_overrides\['b\*'\].*momentum"):
+        Solver(model, data, update_rule="sgd", optim_overrides={"b*": {"momentum": 0.5}})
+    with pytest.raises(ValueError, match="optim_overrides needs update_rule"):
+        Solver(
+            model,
+            data,
+            update_rule=lambda w, dw, c: (w, c),
+            optim_overrides={"b*": {"learning_rate": 0.0}},
+        )

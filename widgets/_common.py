@@ -9,26 +9,31 @@ from collections.abc import Callable, Mapping, Sequence
 import ipywidgets as W
 import numpy as np
 
+from nndl_lab import optim
+
 from .core import Grid, Live, _freeze
 
-#: The update rules in the order the book introduces them.
-RULES = ("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam")
+#: The update rules in the order the book introduces them (the registry's order).
+RULES = tuple(optim.RULES)
 
-RULE_LABELS = {
-    "sgd": "SGD",
-    "sgd_momentum": "momentum",
-    "sgd_nesterov_momentum": "Nesterov",
-    "rmsprop": "RMSProp",
-    "adam": "Adam",
-}
+#: A readable name per rule, from the registry.
+RULE_LABELS = {name: rule.label for name, rule in optim.RULES.items()}
 
-RULE_COLORS = {
-    "sgd": "#1f77b4",
-    "sgd_momentum": "#ff7f0e",
-    "sgd_nesterov_momentum": "#2ca02c",
-    "rmsprop": "#d62728",
-    "adam": "#9467bd",
-}
+# matplotlib's default colour cycle ("tab10"), assigned to the rules in the registry's order
+_CYCLE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+RULE_COLORS = {name: _CYCLE[i % len(_CYCLE)] for i, name in enumerate(RULES)}
 
 BASELINE_COLOR = "#1f77b4"
 BATCHNORM_COLOR = "#ff7f0e"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nndl_lab import experiments as E
+from nndl_lab import optim
 
 from ._common import (
     LABEL_SIZE,
@@ -46,11 +47,17 @@ MOMENTA = [0.5, 0.7, 0.9, 0.95]
 
 
 def rule_config(rule: str, setting) -> dict:
-    """The optim_config of one rule for a setting of this app."""
-    if rule in ("rmsprop", "adam"):
+    """The optim_config of one rule for a setting of this app.
+
+    Adaptive rules (per-weight step sizes, e.g. RMSProp and Adam) take the
+    adaptive learning rate; the others the learning rate, and the momentum
+    when the rule has one (from the registry, :data:`nndl_lab.optim.RULES`).
+    """
+    spec = optim.RULES[rule]
+    if spec.adaptive:
         return {"learning_rate": setting["adaptive_learning_rate"]}
     config = {"learning_rate": setting["learning_rate"]}
-    if rule != "sgd":
+    if any(h.name == "momentum" for h in spec.hyperparameters):
         config["momentum"] = setting["momentum"]
     return config
 
