@@ -5,10 +5,29 @@ is cached on the machine. Tests must not depend on what a developer has
 downloaded, so the session points the data cache at an empty directory (so
 "auto" means the shipped digits) unless NNDL_LAB_TEST_USE_CACHE=1. Notebook
 kernels started by nbval inherit this environment.
+
+Tests marked ``cifar10`` need real CIFAR-10. They look for it where a reader's
+download would be: the data directory the package resolves before the
+override above (``NNDL_LAB_DATA_DIR``, else ``XDG_CACHE_HOME/nndl-lab``, else
+``~/.cache/nndl-lab``), kept in ``NNDL_LAB_USER_DATA_DIR``, and are skipped,
+with that reason, when no complete copy is there.
 """
 
 import os
 import tempfile
 
+from nndl_lab.data import resolve_data_dir
+
+USER_DATA_DIR_ENV = "NNDL_LAB_USER_DATA_DIR"
+
+if USER_DATA_DIR_ENV not in os.environ:
+    os.environ[USER_DATA_DIR_ENV] = str(resolve_data_dir())
 if os.environ.get("NNDL_LAB_TEST_USE_CACHE") != "1":
     os.environ["NNDL_LAB_DATA_DIR"] = tempfile.mkdtemp(prefix="nndl-lab-test-data-")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "cifar10: needs CIFAR-10 in the reader's data directory (skipped when it is absent)",
+    )

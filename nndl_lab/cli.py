@@ -12,6 +12,7 @@ Exit codes: 0 success, 1 failure (one-line message on stderr, no traceback),
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 
@@ -93,7 +94,11 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
             "run `nndl-lab data download cifar10` (about 170 MB)"
         )
     for folder in cifar["folders"]:
-        state = "complete" if folder["complete"] else "INCOMPLETE (delete it and download again)"
+        state = (
+            "complete, every batch read back"
+            if folder["complete"]
+            else f"DAMAGED: {folder['problem']} (delete it and download again)"
+        )
         print(
             f"  folder:  {folder['path']} ({folder['format']} format, "
             f"{_human_size(folder['size'])}), {state}"
@@ -207,10 +212,30 @@ def main(argv: list[str] | None = None) -> int:
         # argparse exits 2 on usage errors and 0 for --help/--version.
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return args.func(args)
+        code = args.func(args)
+        # Inside the try: a reader that went away (`nndl-lab data info | head -c 10`)
+        # shows up here, when the buffered output is written.
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return _error("the output was closed before it was complete (broken pipe)")
+    except Exception as exc:  # the promise: one line and exit code 1, never a traceback
+        return _error(f"{type(exc).__name__}: {exc}")
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what is still
+    buffered does not fail again (the recipe of the ``signal`` module's documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file (captured, or already closed)
 
 
 if __name__ == "__main__":

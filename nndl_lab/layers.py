@@ -31,6 +31,22 @@ __all__ = [
 
 BATCHNORM_MODES = ("train", "test")
 DROPOUT_MODES = ("train", "test")
+#: The keys ``bn_param`` may hold.
+BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+
+
+def _check_array(function, name, value):
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{function}: {name} must be a numpy array, got {type(value).__name__}")
+
+
+def _check_shape(function, name, value, shape, meaning):
+    """Refuse ``value`` unless its shape is exactly ``shape`` (no numpy broadcasting)."""
+    _check_array(function, name, value)
+    if value.shape != tuple(shape):
+        raise ValueError(
+            f"{function}: {name} must have shape {tuple(shape)} ({meaning}), got {value.shape}"
+        )
 
 
 def affine_forward(x, w, b):
@@ -52,6 +68,14 @@ def affine_forward(x, w, b):
     cache : tuple
         ``(x, w, b)``, the inputs, for the backward pass.
     """
+    for name, value in (("x", x), ("w", w), ("b", b)):
+        _check_array("affine_forward", name, value)
+    if x.ndim < 1 or w.ndim != 2:
+        raise ValueError(
+            f"affine_forward: x must have shape (N, ...) and w shape (D, M), got x {x.shape} "
+            f"and w {w.shape}"
+        )
+    _check_shape("affine_forward", "b", b, (w.shape[1],), "one bias per output of w")
     x_rows = x.reshape(x.shape[0], -1)
     if x_rows.shape[1] != w.shape[0]:
         raise ValueError(
@@ -84,6 +108,7 @@ def affine_backward(dout, cache, *, compute_dx=True):
     db : ndarray, shape (M,)
     """
     x, w, _ = cache
+    _check_shape("affine_backward", "dout", dout, (x.shape[0], w.shape[1]), "the forward's out")
     dx = (dout @ w.T).reshape(x.shape) if compute_dx else None
     dw = x.reshape(x.shape[0], -1).T @ dout
     return dx, dw, dout.sum(axis=0)
@@ -118,21 +143,36 @@ def relu_backward(dout, cache):
     -------
     dx : ndarray, same shape as ``x``
     """
+    _check_shape("relu_backward", "dout", dout, np.shape(cache), "the forward input's")
     return np.where(cache > 0, dout, 0).astype(dout.dtype, copy=False)
 
 
 def _batchnorm_settings(bn_param, num_features, dtype):
     if not isinstance(bn_param, dict):
         raise TypeError(f"bn_param must be a dict with a 'mode' key, got {type(bn_param).__name__}")
+    unknown = sorted(map(str, set(bn_param) - set(BN_PARAM_KEYS)))
+    if unknown:
+        raise ValueError(f"bn_param has unknown key(s) {unknown}; accepted keys: {BN_PARAM_KEYS}")
     mode = bn_param.get("mode")
     if mode not in BATCHNORM_MODES:
         raise ValueError(f"bn_param['mode'] must be one of {BATCHNORM_MODES}, got {mode!r}")
     eps = bn_param.get("eps", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps > 0:
+        raise ValueError(f"bn_param['eps'] must be a number > 0, got {eps!r}")
+    if not np.isfinite(eps):
+        raise ValueError(f"bn_param['eps'] must be a finite number > 0, got {eps!r}")
     momentum = bn_param.get("momentum", 0.9)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
+        raise ValueError(f"bn_param['momentum'] must be a number in [0, 1), got {momentum!r}")
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"bn_param['momentum'] must be in [0, 1), got {momentum!r}")
     running_mean = bn_param.get("running_mean")
     running_var = bn_param.get("running_var")
+    for key, value in (("running_mean", running_mean), ("running_var", running_var)):
+        if value is not None:
+            _check_shape(
+                "batchnorm_forward", f"bn_param[{key!r}]", value, (num_features,), "per feature"
+            )
     if running_mean is None:
         running_mean = np.zeros(num_features, dtype=dtype)
     if running_var is None:
@@ -179,11 +219,21 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         test mode: ``("test", x_hat, gamma, inv_std)``, where ``inv_std`` is
         :math:`1/\sqrt{\sigma^2+\epsilon}` of shape (D,).
     """
+    _check_array("batchnorm_forward", "x", x)
+    if x.ndim != 2:
+        raise ValueError(f"batchnorm_forward: x must have shape (N, D), got {x.shape}")
     num_features = x.shape[1]
+    _check_shape("batchnorm_forward", "gamma", gamma, (num_features,), "one scale per feature")
+    _check_shape("batchnorm_forward", "beta", beta, (num_features,), "one shift per feature")
     mode, eps, momentum, running_mean, running_var = _batchnorm_settings(
         bn_param, num_features, x.dtype
     )
     if mode == "train":
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"batchnorm_forward: x must hold at least 2 samples in 'train' mode, got "
+                f"{x.shape[0]}: a batch of one normalizes to zero (out = beta, no gradient)"
+            )
         mean = x.mean(axis=0)
         x_centered = x - mean
         var = np.mean(x_centered * x_centered, axis=0)
@@ -222,6 +272,7 @@ def batchnorm_backward(dout, cache):
     dbeta : ndarray, shape (D,)
     """
     mode, x_hat, gamma, inv_std = cache[:4]
+    _check_shape("batchnorm_backward", "dout", dout, x_hat.shape, "the forward's out")
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * x_hat, axis=0)
     dx_hat = dout * gamma
@@ -264,6 +315,7 @@ def batchnorm_backward_alt(dout, cache):
     dbeta : ndarray, shape (D,)
     """
     mode, x_hat, gamma, inv_std = cache[:4]
+    _check_shape("batchnorm_backward_alt", "dout", dout, x_hat.shape, "the forward's out")
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * x_hat, axis=0)
     if mode == "test":
@@ -346,12 +398,16 @@ def dropout_backward(dout, cache):
     _, mask = cache
     if mask is None:
         return dout
+    _check_shape("dropout_backward", "dout", dout, mask.shape, "the forward input's")
     return dout * mask
 
 
 def _check_labels(x, y):
+    _check_array("loss", "scores x", x)
     if x.ndim != 2:
         raise ValueError(f"scores x must have shape (N, C), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("scores x must hold at least one sample (N >= 1): the loss is a mean")
     y = np.asarray(y)
     if y.shape != (x.shape[0],):
         raise ValueError(f"labels y must have shape ({x.shape[0]},) to match x, got {y.shape}")

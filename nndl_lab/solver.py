@@ -37,6 +37,11 @@ def minibatch_rngs(seed):
     return np.random.default_rng(batch_seq), np.random.default_rng(eval_seq)
 
 
+def _dropout_rng_state(model):
+    rng = getattr(model, "dropout_rng", None)
+    return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+
+
 def _json_scalar(value):
     if isinstance(value, np.generic):
         return value.item()
@@ -47,6 +52,77 @@ def _positive_int(name, value):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+#: Seeds are stored as int64 by the batched trainer; larger ones are refused everywhere.
+MAX_SEED = 2**63 - 1
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if (
+        not isinstance(seed, numbers.Integral)
+        or isinstance(seed, bool)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ValueError(f"seed must be None or an integer in [0, 2**63 - 1], got {seed!r}")
+    return int(seed)
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_optim_numbers(optim_config):
+    """``True`` is a number to Python but never a hyperparameter: refuse bools in the config."""
+    for key, value in optim_config.items():
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"optim_config[{key!r}] must be a number, got {value!r}")
+
+
+def _check_checkpoint_name(checkpoint_name):
+    """The checkpoint prefix as a str; its directory must be one that can exist and be written."""
+    if checkpoint_name is None:
+        return None
+    if not isinstance(checkpoint_name, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_name must be a path (str or os.PathLike) or None, got {checkpoint_name!r}"
+        )
+    name = os.fspath(checkpoint_name)
+    if not isinstance(name, str) or not name or Path(name).name in ("", ".", ".."):
+        raise ValueError(
+            f"checkpoint_name must name a file prefix such as 'runs/capstone', got {name!r}"
+        )
+    # The nearest existing ancestor of the checkpoint directory must be a writable directory;
+    # otherwise the first save would fail after an epoch of training.
+    ancestor = Path(name).parent.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"checkpoint_name {name!r}: cannot write checkpoints there ({ancestor} is not a "
+            "writable directory)"
+        )
+    return name
+
+
+def _uses_batchnorm(model):
+    return bool(getattr(model, "bn_params", None))
+
+
+def _check_finite(name, X):
+    if np.issubdtype(X.dtype, np.inexact) and not np.isfinite(X).all():
+        raise ValueError(f"{name} holds NaN or infinite values; clean or impute the data first")
+
+
+def _one_blas_thread():
+    """Limit the BLAS to one thread in this thread (see ``experiments.parallel.blas_limit``)."""
+    from .experiments.parallel import blas_limit  # imported here: experiments imports solver
+
+    return blas_limit(1)
 
 
 class Solver:
@@ -155,6 +231,7 @@ class Solver:
                 "optim_overrides"
             )
         self.model = model
+        seed = _check_seed(seed)
         self._check_data(data)
         self.X_train, self.y_train = data["X_train"], np.asarray(data["y_train"])
         self.X_val, self.y_val = data["X_val"], np.asarray(data["y_val"])
@@ -180,6 +257,7 @@ class Solver:
             optim_config = {}
         if not isinstance(optim_config, dict):
             raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
+        _check_optim_numbers(optim_config)
         if self._rule_name is not None:
             # Validate once (unknown keys, ranges) before training starts.
             probe = next(iter(model.params.values()))
@@ -201,6 +279,11 @@ class Solver:
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
         self.batch_size = _positive_int("batch_size", batch_size)
+        if self.batch_size == 1 and _uses_batchnorm(model):
+            raise ValueError(
+                "batch_size must be >= 2 for a model with batch normalization: a batch of one "
+                "sample normalizes to zero (out = beta, zero gradients), so nothing would train"
+            )
         self.num_epochs = _positive_int("num_epochs", num_epochs)
         self.num_train_samples = (
             None
@@ -211,9 +294,9 @@ class Solver:
             None if num_val_samples is None else _positive_int("num_val_samples", num_val_samples)
         )
         self.print_every = _positive_int("print_every", print_every)
-        self.checkpoint_name = None if checkpoint_name is None else os.fspath(checkpoint_name)
-        self.verbose = bool(verbose)
-        self.progress = bool(progress)
+        self.checkpoint_name = _check_checkpoint_name(checkpoint_name)
+        self.verbose = _check_flag("verbose", verbose)
+        self.progress = _check_flag("progress", progress)
         self.seed = seed
         self._reset()
 
@@ -230,7 +313,14 @@ class Solver:
             )
         num_classes = getattr(self.model, "num_classes", None)
         for split in ("train", "val"):
-            X, y = np.asarray(data[f"X_{split}"]), np.asarray(data[f"y_{split}"])
+            for key in (f"X_{split}", f"y_{split}"):
+                if not isinstance(data[key], np.ndarray):
+                    raise TypeError(
+                        f"data[{key!r}] must be a numpy array, got {type(data[key]).__name__} "
+                        "(convert it with np.asarray)"
+                    )
+            X, y = data[f"X_{split}"], data[f"y_{split}"]
+            _check_finite(f"data['X_{split}']", X)
             if X.ndim < 1 or y.ndim != 1 or X.shape[0] != y.shape[0]:
                 raise ValueError(
                     f"data['X_{split}'] has shape {X.shape} and data['y_{split}'] shape {y.shape}: "
@@ -316,8 +406,12 @@ class Solver:
             Fraction of samples classified correctly.
         """
         batch_size = _positive_int("batch_size", batch_size)
+        if num_samples is not None:
+            num_samples = _positive_int("num_samples", num_samples)
         y = np.asarray(y)
         n = X.shape[0]
+        if n == 0:
+            raise ValueError("X holds no samples: accuracy needs at least one")
         if num_samples is not None and n > num_samples:
             rng = self._eval_rng if rng is None else rng
             subset = np.sort(rng.choice(n, num_samples, replace=False))
@@ -362,7 +456,12 @@ class Solver:
         if self.progress and not self.verbose:
             bar = tqdm(total=num_iterations, initial=self._iteration, desc="training", unit="it")
         # A diverging run overflows on its way to NaN; it is detected and reported below.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # Underflow (exp of a very negative score) is ordinary in a softmax, not an error.
+        # One BLAS thread: a matrix product's float32 rounding depends on the thread count.
+        with (
+            _one_blas_thread(),
+            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+        ):
             while self._iteration < num_iterations:
                 t = self._iteration
                 finite = self._step()
@@ -447,6 +546,7 @@ class Solver:
             "best_val_acc": self.best_val_acc,
             "batch_rng": self._batch_rng.bit_generator.state,
             "eval_rng": self._eval_rng.bit_generator.state,
+            "dropout_rng": _dropout_rng_state(self.model),
         }
         arrays["meta"] = np.array(json.dumps(meta, default=_json_scalar))
         path = self.checkpoint_path(self.epoch)
@@ -466,56 +566,200 @@ class Solver:
         """Resume from a checkpoint written by a Solver with the same model and options.
 
         Restores the model's parameters and batchnorm statistics, the optimizer
-        state, the histories, the best parameters and the random generators,
-        so that :meth:`train` continues exactly where the saved run was.
+        state, the histories, the best parameters and the random generators
+        (minibatches, accuracy subsamples and the model's dropout masks), so
+        that :meth:`train` continues exactly where the saved run was.
+
+        Everything in the file is checked first (names, shapes and dtypes of the
+        arrays, the optimizer's hyperparameters, the histories, the generator
+        states); only then is anything restored, so a refused file leaves the
+        Solver and the model as they were.
+
+        Raises
+        ------
+        ValueError
+            The file is not a readable Solver checkpoint, or was written for
+            another model, update rule or batch size.
         """
-        with np.load(filename, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]))
-            arrays = {key: archive[key] for key in archive.files if key != "meta"}
-        if meta["update_rule"] != self._rule_name or meta["batch_size"] != self.batch_size:
-            raise ValueError(
-                f"checkpoint {filename} was written with update_rule={meta['update_rule']!r}, "
-                f"batch_size={meta['batch_size']}; this Solver has "
-                f"update_rule={self._rule_name!r}, batch_size={self.batch_size}"
-            )
-        missing = [n for n in self.model.params if f"params/{n}" not in arrays]
-        if missing:
-            raise ValueError(f"checkpoint {filename} has no values for parameters {missing}")
-        for name in self.model.params:
-            saved = arrays[f"params/{name}"]
-            if saved.shape != self.model.params[name].shape:
-                raise ValueError(
-                    f"checkpoint {filename}: parameter {name} has shape {saved.shape}, "
-                    f"the model's has shape {self.model.params[name].shape}"
-                )
-            self.model.params[name] = saved.copy()
-        self.best_params = {
-            key.split("/", 1)[1]: value
-            for key, value in arrays.items()
-            if key.startswith("best_params/")
-        }
-        self.optim_configs = {}
-        for name in self.model.params:
-            config = dict(meta["optim_scalars"][name])
-            prefix = f"optim/{name}/"
-            for key, value in arrays.items():
-                if key.startswith(prefix):
-                    config[key[len(prefix) :]] = value.copy()
-            self.optim_configs[name] = config
-        self._configs_prepared = True
+        state = _read_checkpoint(self, filename)
+        for name, value in state["params"].items():
+            self.model.params[name] = value
         bn_params = getattr(self.model, "bn_params", None) or []
-        self.best_bn_params = [dict(p) for p in bn_params] if bn_params else None
-        for i, bn_param in enumerate(bn_params):
-            for key in ("running_mean", "running_var"):
-                if f"bn/{i}/{key}" in arrays:
-                    bn_param[key] = arrays[f"bn/{i}/{key}"].copy()
-                if f"best_bn/{i}/{key}" in arrays:
-                    self.best_bn_params[i][key] = arrays[f"best_bn/{i}/{key}"].copy()
-        self.epoch = meta["epoch"]
-        self._iteration = meta["iteration"]
-        self.loss_history = list(meta["loss_history"])
-        self.train_acc_history = list(meta["train_acc_history"])
-        self.val_acc_history = list(meta["val_acc_history"])
-        self.best_val_acc = meta["best_val_acc"]
-        self._batch_rng.bit_generator.state = meta["batch_rng"]
-        self._eval_rng.bit_generator.state = meta["eval_rng"]
+        for bn_param, saved in zip(bn_params, state["bn"], strict=True):
+            bn_param.update(saved)
+        self.best_bn_params = state["best_bn"]
+        self.best_params = state["best_params"]
+        self.optim_configs = state["optim_configs"]
+        self._configs_prepared = True
+        for key in ("epoch", "_iteration", "loss_history", "train_acc_history"):
+            setattr(self, key, state[key])
+        self.val_acc_history = state["val_acc_history"]
+        self.best_val_acc = state["best_val_acc"]
+        self._batch_rng, self._eval_rng = state["batch_rng"], state["eval_rng"]
+        if state["dropout_rng"] is not None:
+            self.model.dropout_rng.bit_generator.state = state["dropout_rng"].bit_generator.state
+
+
+def _read_checkpoint(solver, filename):
+    """Read and check every part of a checkpoint for ``solver``; restore nothing.
+
+    Returns the new values (fresh arrays and generators) of everything
+    :meth:`Solver.load_checkpoint` restores.
+    """
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"filename must be a path (str or os.PathLike), got {filename!r}")
+
+    def bad(problem):
+        return ValueError(f"checkpoint {os.fspath(filename)!r} {problem}")
+
+    try:
+        with np.load(filename, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise ValueError("it holds one array, not an .npz archive")
+            meta = json.loads(str(archive["meta"][()]))
+            arrays = {key: archive[key] for key in archive.files if key != "meta"}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # BadZipFile, KeyError, JSONDecodeError, zlib.error, ...
+        raise bad(f"is not a readable Solver checkpoint ({type(exc).__name__}: {exc})") from None
+    model = solver.model
+    params = model.params
+    required = {
+        "epoch": int,
+        "iteration": int,
+        "batch_size": int,
+        "update_rule": (str, type(None)),
+        "optim_scalars": dict,
+        "loss_history": list,
+        "train_acc_history": list,
+        "val_acc_history": list,
+        "best_val_acc": (int, float),
+        "batch_rng": dict,
+        "eval_rng": dict,
+    }
+    if not isinstance(meta, dict):
+        raise bad("is not a Solver checkpoint: its metadata is not a dict")
+    for key, kind in required.items():
+        if key not in meta or not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            raise bad(f"is not a Solver checkpoint: metadata {key!r} is missing or malformed")
+    if meta["update_rule"] != solver._rule_name or meta["batch_size"] != solver.batch_size:
+        raise bad(
+            f"was written with update_rule={meta['update_rule']!r}, "
+            f"batch_size={meta['batch_size']}; this Solver has "
+            f"update_rule={solver._rule_name!r}, batch_size={solver.batch_size}"
+        )
+
+    def group(prefix):
+        return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+    def check_like(what, saved, reference):
+        if set(saved) != set(reference):
+            raise bad(
+                f"holds {what} {sorted(saved)}, but the model has {sorted(reference)}: it was "
+                "written for another model"
+            )
+        for name, value in saved.items():
+            target = reference[name]
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise bad(
+                    f"holds {what} {name} of shape {value.shape} and dtype {value.dtype}; the "
+                    f"model's has shape {target.shape} and dtype {target.dtype}"
+                )
+            if not np.isfinite(value).all():
+                raise bad(f"holds NaN or infinite values in {what} {name}")
+        return {name: value.copy() for name, value in saved.items()}
+
+    state = {"params": check_like("parameters", group("params/"), params)}
+    best = group("best_params/")
+    state["best_params"] = check_like("best parameters", best, params) if best else {}
+
+    optim_configs = {}
+    scalars = meta["optim_scalars"]
+    if set(scalars) != set(params) or not all(isinstance(v, dict) for v in scalars.values()):
+        raise bad(f"holds optimizer settings for {sorted(scalars)}, the model has {sorted(params)}")
+    for name, w in params.items():
+        config = dict(scalars[name])
+        config.update(group(f"optim/{name}/"))
+        try:
+            _check_optim_numbers(config)
+            if solver._rule_name is not None:
+                checked = optim.prepare_config(solver._rule_name, dict(config), w)
+                for key, value in config.items():
+                    if isinstance(value, np.ndarray) and value.dtype != w.dtype:
+                        raise ValueError(f"config[{key!r}] has dtype {value.dtype}, w {w.dtype}")
+                config = checked
+        except (TypeError, ValueError) as exc:
+            raise bad(f"holds bad optimizer settings for {name}: {exc}") from None
+        optim_configs[name] = config
+    state["optim_configs"] = optim_configs
+
+    bn_params = getattr(model, "bn_params", None) or []
+    bn, best_bn = [], []
+    for i, bn_param in enumerate(bn_params):
+        saved, saved_best = group(f"bn/{i}/"), group(f"best_bn/{i}/")
+        gamma = params.get(f"gamma{i + 1}")
+        for stats, what in ((saved, "running statistics"), (saved_best, "best running statistics")):
+            if set(stats) != {"running_mean", "running_var"}:
+                raise bad(
+                    f"has no batchnorm {what} for layer {i + 1}: it was written for a model "
+                    "without batch normalization"
+                )
+            reference = {key: stats[key] for key in stats}
+            if gamma is not None:
+                reference = {key: gamma for key in stats}
+            check_like(f"batchnorm {what} of layer {i + 1}:", stats, reference)
+            if (stats["running_var"] < 0).any():
+                raise bad(f"holds a negative running variance for layer {i + 1}")
+        bn.append({key: value.copy() for key, value in saved.items()})
+        best_bn.append({**bn_param, **{key: value.copy() for key, value in saved_best.items()}})
+    extra_bn = sorted({k.split("/")[1] for k in arrays if k.startswith(("bn/", "best_bn/"))})
+    if len(extra_bn) > len(bn_params):
+        raise bad(
+            f"holds batchnorm statistics for {len(extra_bn)} layers; the model has {len(bn_params)}"
+        )
+    state["bn"], state["best_bn"] = bn, (best_bn or None)
+
+    epoch, iteration = meta["epoch"], meta["iteration"]
+    histories = {key: meta[key] for key in ("loss_history", "train_acc_history", "val_acc_history")}
+    if epoch < 0 or iteration < 0 or len(histories["loss_history"]) != iteration:
+        raise bad(
+            f"is inconsistent: epoch {epoch}, iteration {iteration}, "
+            f"{len(histories['loss_history'])} losses"
+        )
+    for key, values in histories.items():
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise bad(f"holds a non-number in {key}")
+    accuracies = histories["train_acc_history"] + histories["val_acc_history"]
+    accuracies.append(meta["best_val_acc"])
+    if len(histories["train_acc_history"]) != len(histories["val_acc_history"]) or not all(
+        0.0 <= a <= 1.0 for a in accuracies
+    ):
+        raise bad("holds accuracy histories of different lengths or accuracies outside [0, 1]")
+    state.update(
+        epoch=epoch,
+        _iteration=iteration,
+        loss_history=[float(v) for v in histories["loss_history"]],
+        train_acc_history=[float(v) for v in histories["train_acc_history"]],
+        val_acc_history=[float(v) for v in histories["val_acc_history"]],
+        best_val_acc=float(meta["best_val_acc"]),
+    )
+
+    def generator(key, like):
+        rng = np.random.default_rng()
+        try:
+            if meta[key].get("bit_generator") != like.bit_generator.state["bit_generator"]:
+                raise ValueError("another bit generator")
+            rng.bit_generator.state = meta[key]
+        except Exception as exc:
+            raise bad(f"holds an unusable {key} state ({exc})") from None
+        return rng
+
+    state["batch_rng"] = generator("batch_rng", solver._batch_rng)
+    state["eval_rng"] = generator("eval_rng", solver._eval_rng)
+    state["dropout_rng"] = None
+    model_rng = getattr(model, "dropout_rng", None)
+    if isinstance(model_rng, np.random.Generator) and meta.get("dropout_rng") is not None:
+        if not isinstance(meta["dropout_rng"], dict):
+            raise bad("holds an unusable dropout_rng state")
+        state["dropout_rng"] = generator("dropout_rng", model_rng)
+    return state

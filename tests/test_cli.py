@@ -108,7 +108,7 @@ def test_info_reports_leftovers_and_incomplete(tmp_path, capsys):
     assert main(["data", "info", "--data-dir", str(cache)]) == 0
     out = capsys.readouterr().out
     assert "cifar10: not ready" in out
-    assert "INCOMPLETE" in out
+    assert "DAMAGED" in out
     assert "leftover from an interrupted run" in out and ".abc.part" in out
 
 

@@ -16,6 +16,8 @@ restricted unpickler that can rebuild numpy arrays and nothing else.
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from pathlib import Path
 
 from ._cifar10 import (
@@ -26,6 +28,7 @@ from ._cifar10 import (
     CIFAR10_PYTHON_URL,
     CIFAR10_URL,
     FORMATS,
+    SplitTooLargeError,
     _folder_complete,
     download_cifar10,
     find_cifar10,
@@ -91,7 +94,9 @@ def get_data(
     ----------
     name : {"auto", "cifar10", "digits"}
         ``"auto"`` uses CIFAR-10 if a complete copy is already in the cache
-        directory (it never downloads) and the digits otherwise.
+        directory (it never downloads) and the digits otherwise; a cached
+        copy that cannot be read, or that is too small for the default split
+        when no split sizes are given, is skipped with a warning.
         ``"cifar10"`` downloads CIFAR-10 if needed.
     num_training, num_validation, num_test : int, optional
         Split sizes; ``None`` means the chosen data set's default
@@ -118,33 +123,68 @@ def get_data(
     if not isinstance(name, str) or name not in DATASET_NAMES:
         raise ValueError(f"name must be one of {', '.join(map(repr, DATASET_NAMES))}; got {name!r}")
     verbose = check_bool("verbose", verbose)
-    fallback = False
-    if name == "auto":
-        name = "cifar10" if find_cifar10(data_dir) is not None else "digits"
-        fallback = name == "digits"
+    given = {"num_training": num_training, "num_validation": num_validation, "num_test": num_test}
 
-    defaults = CIFAR10_DEFAULTS if name == "cifar10" else DIGITS_DEFAULTS
-    counts = {
-        "num_training": defaults["num_training"] if num_training is None else num_training,
-        "num_validation": defaults["num_validation"] if num_validation is None else num_validation,
-        "num_test": defaults["num_test"] if num_test is None else num_test,
-    }
-    if name == "cifar10":
-        data = get_cifar10_data(**counts, subtract_mean=subtract_mean, data_dir=data_dir)
+    def counts(defaults):
+        return {key: defaults[key] if value is None else value for key, value in given.items()}
+
+    data = None
+    fallback = name == "auto"
+    if name == "auto" and find_cifar10(data_dir) is not None:
+        data = _cached_cifar10_or_none(counts(CIFAR10_DEFAULTS), given, subtract_mean, data_dir)
+    elif name == "cifar10":
+        try:
+            data = get_cifar10_data(
+                **counts(CIFAR10_DEFAULTS), subtract_mean=subtract_mean, data_dir=data_dir
+            )
+        except SplitTooLargeError as exc:
+            if any(value is not None for value in given.values()):
+                raise
+            raise SplitTooLargeError(f"{exc}; {_default_split_note()}") from None
+    if data is not None:
         line = (
             f"Using the CIFAR-10 data set (from {find_cifar10(data_dir)}): {_sizes(data)}, "
             "3×32×32 images."
         )
     else:
+        name = "digits"
         # data_dir only concerns CIFAR-10, but a bad value is still a bug.
         resolve_data_dir(data_dir)
-        data = get_digits_data(**counts, subtract_mean=subtract_mean)
+        data = get_digits_data(**counts(DIGITS_DEFAULTS), subtract_mean=subtract_mean)
         origin = " (offline default)" if fallback else ""
         hint = f" {_DOWNLOAD_HINT}" if fallback else ""
         line = f"Using the digits data set{origin}: {_sizes(data)}, 1×8×8 images.{hint}"
     if verbose:
         print(line)
     return data
+
+
+def _default_split_note() -> str:
+    split = " / ".join(str(CIFAR10_DEFAULTS[key]) for key in CIFAR10_DEFAULTS)
+    return (
+        f"no split sizes were given, so get_data used CIFAR-10's default split {split}; pass "
+        "num_training, num_validation and num_test that fit this copy"
+    )
+
+
+def _cached_cifar10_or_none(counts, given, subtract_mean, data_dir):
+    """The cached CIFAR-10 for ``get_data("auto")``, or None (with a warning) if unusable."""
+    try:
+        return get_cifar10_data(
+            **counts, subtract_mean=subtract_mean, data_dir=data_dir, download=False
+        )
+    except SplitTooLargeError as exc:
+        if any(value is not None for value in given.values()):
+            raise  # split sizes the caller asked for: their error, not the cache's
+        problem = f"{exc}; {_default_split_note()}"
+    except (DataError, pickle.UnpicklingError, FileNotFoundError) as exc:
+        problem = f"it cannot be read ({exc}); delete it and run `nndl-lab data download cifar10`"
+    warnings.warn(
+        f"get_data('auto'): the cached CIFAR-10 in {find_cifar10(data_dir)} is not used: "
+        f"{problem}. Using the digits instead.",
+        stacklevel=3,
+    )
+    return None
 
 
 def _sizes(data: Dataset) -> str:
@@ -167,8 +207,10 @@ def cache_info(data_dir=None, *, check_archives: bool = True) -> dict:
         ``data_dir`` (Path), ``data_dir_source`` (``"argument"``,
         ``"NNDL_LAB_DATA_DIR"``, ``"XDG_CACHE_HOME"`` or ``"default"``),
         ``digits`` (``path``, ``size``, ``ok``, ``problem``), ``cifar10``
-        (``found``: the folder :func:`find_cifar10` would use or None;
-        ``folders``: list of ``path``, ``format``, ``size``, ``complete``;
+        (``found``: the folder ``get_data("auto")`` would use or None;
+        ``folders``: list of ``path``, ``format``, ``size``, ``complete``
+        (every batch file present and read back without error) and
+        ``problem`` (None, or what is wrong);
         ``archives``: list of ``path``, ``format``, ``size``, ``md5``,
         ``expected_md5``, ``ok``), and ``leftovers`` (temporary ``.part``
         files or folders from an interrupted run, safe to delete).
@@ -187,15 +229,18 @@ def cache_info(data_dir=None, *, check_archives: bool = True) -> dict:
     info["digits"] = digits
 
     folders, archives = [], []
+    problems = {}
     for fmt in FORMATS.values():
         folder = root / fmt.folder
         if folder.is_dir():
+            problems[folder] = _folder_problem(folder, fmt)
             folders.append(
                 {
                     "path": folder,
                     "format": fmt.name,
                     "size": _tree_size(folder),
-                    "complete": _folder_complete(folder, fmt),
+                    "complete": problems[folder] is None,
+                    "problem": problems[folder],
                 }
             )
         archive = root / fmt.archive
@@ -211,13 +256,31 @@ def cache_info(data_dir=None, *, check_archives: bool = True) -> dict:
                     "ok": None if found is None else found == fmt.md5,
                 }
             )
-    info["cifar10"] = {"found": find_cifar10(root), "folders": folders, "archives": archives}
+    found = find_cifar10(root)
+    if found is not None:
+        if found not in problems:
+            problems[found] = _folder_problem(found, None)
+        if problems[found] is not None:
+            found = None
+    info["cifar10"] = {"found": found, "folders": folders, "archives": archives}
     info["leftovers"] = (
         sorted(p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".part"))
         if root.is_dir()
         else []
     )
     return info
+
+
+def _folder_problem(folder: Path, fmt) -> str | None:
+    """None if every batch of ``folder`` reads back, else what is wrong (file sizes alone
+    do not tell: a forged pickle has a plausible size)."""
+    if fmt is not None and not _folder_complete(folder, fmt):
+        return "batch files missing, empty or of a size no CIFAR-10 batch has"
+    try:
+        load_cifar10(folder)
+    except (DataError, pickle.UnpicklingError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def _tree_size(folder: Path) -> int:

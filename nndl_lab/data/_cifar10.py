@@ -3,14 +3,22 @@ downloaded bytes, split and preprocess as the homework does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import secrets
 import shutil
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the install lock falls back to a lock directory
+    fcntl = None
 
 from ._common import (
     DataError,
@@ -20,7 +28,16 @@ from ._common import (
     finish_splits,
     resolve_data_dir,
 )
-from ._fetch import check_md5, download_verified, md5_of_file, safe_extract
+from ._fetch import (
+    MAX_MEMBER_BYTES,
+    check_md5,
+    check_timeout,
+    check_url,
+    download_verified,
+    file_mode,
+    md5_of_file,
+    safe_extract,
+)
 
 #: The official binary-format archive and its publisher's MD5.
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
@@ -65,6 +82,13 @@ class _Format:
     def files(self) -> tuple[str, ...]:
         return (*self.train_files, self.test_file)
 
+    @property
+    def members(self) -> frozenset[str]:
+        """The archive members an install keeps: the folder, its batches, meta and readme."""
+        meta = "batches.meta.txt" if self.name == "binary" else "batches.meta"
+        names = (*self.files, meta, "readme.html")
+        return frozenset([self.folder, *(f"{self.folder}/{name}" for name in names)])
+
 
 FORMATS = {
     "binary": _Format(
@@ -101,9 +125,9 @@ def _retry_hint(root: Path, fmt: _Format) -> str:
 # --------------------------------------------------------------------------
 
 
-def _read_binary_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_binary_batch(path: Path, handle) -> tuple[np.ndarray, np.ndarray]:
     """Records of 1 label byte + 3072 pixel bytes, read with numpy only."""
-    raw = np.fromfile(path, dtype=np.uint8)
+    raw = np.fromfile(handle, dtype=np.uint8)
     if raw.size == 0 or raw.size % _RECORD_BYTES:
         raise DataError(
             f"{path} is not a CIFAR-10 binary batch: its size ({raw.size} bytes) is not a "
@@ -123,16 +147,26 @@ def _safe_dtype(*args):
     return dtype
 
 
+def _latin1_encode(text, encoding="utf-8"):
+    # Python 3 pickles bytes with protocol 2 as _codecs.encode(text, "latin1").
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("refusing _codecs.encode but of a str to latin1 bytes")
+    return text.encode("latin1")
+
+
 # The only globals a cifar-10-batches-py file refers to: what numpy needs to
-# rebuild a uint8 ndarray. Both spellings of numpy's core module are listed
-# because the files were written by numpy 1.x (numpy.core) and numpy 2
-# pickles say numpy._core; each name maps to the running numpy's object.
+# rebuild a uint8 ndarray, and (in a batch re-pickled by Python 3 with
+# protocol 2) the latin1 encoding of the pixel bytes. Both spellings of numpy's
+# core module are listed because the files were written by numpy 1.x
+# (numpy.core) and numpy 2 pickles say numpy._core; each name maps to the
+# running numpy's object.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _safe_dtype,
+    ("_codecs", "encode"): _latin1_encode,
 }
 
 
@@ -174,14 +208,29 @@ def _get(batch: dict, key: str):
     return batch.get(key)
 
 
-def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_python_batch(path: Path, handle) -> tuple[np.ndarray, np.ndarray]:
     """A pickled batch dict, loaded with the restricted unpickler and checked."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > MAX_MEMBER_BYTES:
+        raise DataError(
+            f"{path} is not a CIFAR-10 python batch: {size:,} bytes, more than a batch can be"
+        )
     try:
-        with open(path, "rb") as handle:
-            batch = restricted_load(handle)
+        batch = restricted_load(handle)
     except pickle.UnpicklingError as exc:
         raise pickle.UnpicklingError(f"{path}: {exc}") from exc
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
+        # MemoryError: a forged length (e.g. a 10 TB bytes object) in the pickle.
         raise DataError(f"{path} is not a readable CIFAR-10 python batch: {exc!r}") from exc
     data = _get(batch, "data") if isinstance(batch, dict) else None
     labels = _get(batch, "labels") if isinstance(batch, dict) else None
@@ -245,16 +294,95 @@ def load_cifar10(folder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
             "data_batch_1..5 and test_batch)"
         )
     read = _read_binary_batch if fmt.name == "binary" else _read_python_batch
-    parts = [read(folder / name) for name in fmt.train_files]
-    X_test, y_test = read(folder / fmt.test_file)
+    with _open_batches(folder, fmt) as handles:
+        parts = [read(folder / name, handles[name]) for name in fmt.train_files]
+        X_test, y_test = read(folder / fmt.test_file, handles[fmt.test_file])
     X_train = np.concatenate([images for images, _ in parts])
     y_train = np.concatenate([labels for _, labels in parts])
     return X_train, y_train, X_test, y_test
 
 
+@contextlib.contextmanager
+def _open_batches(folder: Path, fmt: _Format):
+    """Open every batch file of one folder before reading any.
+
+    Where the platform allows, the files are opened relative to one open
+    handle of the folder, so all of them come from the same folder even if an
+    install renames a new copy into place meanwhile (an open file stays
+    readable after a rename or delete): a reader never mixes two copies.
+    """
+    with contextlib.ExitStack() as stack:
+        handles = {}
+        if os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY"):
+            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            stack.callback(os.close, dir_fd)
+            for name in fmt.files:
+                fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+                handles[name] = stack.enter_context(open(fd, "rb"))
+        else:
+            for name in fmt.files:
+                handles[name] = stack.enter_context(open(folder / name, "rb"))
+        yield handles
+
+
 # --------------------------------------------------------------------------
 # Finding, downloading and installing
 # --------------------------------------------------------------------------
+
+#: How long an installer waits for another one's lock where there is no fcntl.
+_LOCK_WAIT = 3600.0
+
+
+@contextlib.contextmanager
+def _install_lock(root: Path):
+    """Hold the cache directory's install lock: one installer at a time, across processes.
+
+    With ``fcntl`` (Linux, macOS) an exclusive ``flock`` on the directory
+    itself: no lock file to leave behind, and the kernel releases it if the
+    process dies. Elsewhere a lock directory created atomically with
+    ``os.mkdir`` and removed on release.
+    """
+    if fcntl is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    lock = root / ".cifar-10-install.lock"
+    waited = time.monotonic() + _LOCK_WAIT
+    while True:
+        try:
+            os.mkdir(lock)
+            break
+        except FileExistsError:
+            if time.monotonic() > waited:
+                raise DataError(
+                    f"another install of CIFAR-10 holds {lock}; if none is running, delete it"
+                ) from None
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        os.rmdir(lock)
+
+
+def _is_leftover(path: Path) -> bool:
+    """A temporary file or folder of an install (``.<archive or folder>.*.part``)."""
+    prefixes = [f".{fmt.archive}." for fmt in FORMATS.values()]
+    prefixes += [f".{fmt.folder}." for fmt in FORMATS.values()]
+    return path.name.endswith(".part") and path.name.startswith(tuple(prefixes))
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Remove what killed installs left behind; only called holding the install lock."""
+    for path in root.iterdir():
+        if _is_leftover(path):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _binary_folder_complete(folder: Path) -> bool:
@@ -341,12 +469,24 @@ def download_cifar10(
         Keep the verified archive in the cache directory (lets
         ``nndl-lab data info`` re-check it and re-extract without network).
     timeout : float
-        Seconds to wait on each network operation.
+        Seconds to wait on each network operation (the whole download may take
+        at most an hour, and at most 256 MiB are accepted).
 
     Returns
     -------
     pathlib.Path
         The extracted folder, e.g. ``<data_dir>/cifar-10-batches-bin``.
+
+    Notes
+    -----
+    Installs into one directory from several processes at once (two
+    notebooks, parallel test workers) take turns: each holds the directory's
+    install lock, and one that finds the folder installed by the other when
+    its turn comes uses it. The folder is only ever renamed into place whole,
+    and an old copy replaced with ``force`` is renamed away before it is
+    deleted, so a reader sees the old folder, the new one, or (for an
+    instant) none, never a partial one. Temporary files that a killed install
+    left behind are removed by the next install.
 
     Raises
     ------
@@ -362,19 +502,29 @@ def download_cifar10(
     if archive_format not in FORMATS:
         raise ValueError(f"archive_format must be one of {sorted(FORMATS)}, got {archive_format!r}")
     fmt = FORMATS[archive_format]
-    url = fmt.url if url is None else url
-    if not isinstance(url, str) or not url:
-        raise TypeError(f"url must be a non-empty string or None, got {url!r}")
+    url = check_url(fmt.url if url is None else url)
     md5 = check_md5(fmt.md5 if md5 is None else md5)
     progress = check_bool("progress", progress)
     force = check_bool("force", force)
     keep_archive = check_bool("keep_archive", keep_archive)
+    timeout = check_timeout(timeout)
 
     root = resolve_data_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     target = root / fmt.folder
     if not force and _folder_complete(target, fmt):
         return target
+    with _install_lock(root):
+        _remove_leftovers(root)
+        # Another process may have installed it while this one waited for the lock.
+        if not force and _folder_complete(target, fmt):
+            return target
+        _download_and_install(root, fmt, url, md5, progress, force, keep_archive, timeout)
+    return target
+
+
+def _download_and_install(root, fmt, url, md5, progress, force, keep_archive, timeout):
+    """The body of :func:`download_cifar10`, run holding the install lock."""
     hint = _retry_hint(root, fmt)
     archive = root / fmt.archive
 
@@ -387,7 +537,7 @@ def download_cifar10(
             warnings.warn(
                 f"{archive} does not match the expected MD5 ({found} != {md5}); "
                 "downloading it again",
-                stacklevel=2,
+                stacklevel=4,
             )
     downloaded = None
     if source is None:
@@ -398,18 +548,19 @@ def download_cifar10(
     try:
         _install_folder(source, root, fmt, hint)
         if downloaded is not None and keep_archive:
+            # A temporary file is private (0600); the kept archive is shared like any file.
+            os.chmod(downloaded, file_mode())
             os.replace(downloaded, archive)
     finally:
         if downloaded is not None:
             # Already renamed away on success; removes the verified
             # temporary file when extraction failed or was not wanted.
             downloaded.unlink(missing_ok=True)
-    return target
 
 
 def _install_folder(archive: Path, root: Path, fmt: _Format, hint: str) -> None:
     """Extract ``archive`` and rename its batch folder into ``root``."""
-    tmp = safe_extract(archive, root, name=fmt.archive, hint=hint)
+    tmp = safe_extract(archive, root, name=fmt.archive, hint=hint, keep=fmt.members)
     try:
         extracted = tmp / fmt.folder
         if not extracted.is_dir() or _folder_format(extracted) is not fmt:
@@ -420,12 +571,21 @@ def _install_folder(archive: Path, root: Path, fmt: _Format, hint: str) -> None:
         # Read every batch back before trusting the folder: corrupt sizes,
         # bad labels or a forged pickle fail here, not at some later load.
         load_cifar10(extracted)
+        os.chmod(extracted, 0o777 & file_mode() | 0o111)
         target = root / fmt.folder
-        if target.exists():
-            # Only reached with force=True or when a previous copy was
-            # damaged by hand (installs are atomic renames).
-            shutil.rmtree(target)
+        old = None
+        if target.exists() or target.is_symlink():
+            # Only reached with force=True or when a previous copy was damaged
+            # by hand (installs are atomic renames). Rename it away first, so
+            # that a reader sees the old copy or the new one, never half of one.
+            old = root / f".{fmt.folder}.{os.getpid()}-{secrets.token_hex(4)}.part"
+            os.rename(target, old)
         os.replace(extracted, target)
+        if old is not None:
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -435,14 +595,18 @@ def _install_folder(archive: Path, root: Path, fmt: _Format, hint: str) -> None:
 # --------------------------------------------------------------------------
 
 
+class SplitTooLargeError(ValueError):
+    """The requested split needs more images than the CIFAR-10 folder found holds."""
+
+
 def _check_cifar_counts(num_training, num_validation, num_test, n_train, n_test, where):
     if num_training + num_validation > n_train:
-        raise ValueError(
+        raise SplitTooLargeError(
             f"num_training + num_validation = {num_training + num_validation} exceeds the "
             f"{n_train} training images of CIFAR-10{where}"
         )
     if num_test > n_test:
-        raise ValueError(
+        raise SplitTooLargeError(
             f"num_test = {num_test} exceeds the {n_test} test images of CIFAR-10{where}"
         )
 
@@ -499,16 +663,9 @@ def get_cifar10_data(
         num_training, num_validation, num_test, CIFAR10_NUM_TRAIN, CIFAR10_NUM_TEST, ""
     )
 
-    folder = find_cifar10(data_dir)
-    if folder is None:
-        if not download:
-            root = resolve_data_dir(data_dir)
-            raise FileNotFoundError(
-                f"CIFAR-10 is not in {root}; run `nndl-lab data download cifar10` "
-                "(or pass download=True)"
-            )
-        folder = download_cifar10(data_dir, url=url, md5=md5, progress=progress)
-    X_train, y_train, X_test, y_test = load_cifar10(folder)
+    folder, (X_train, y_train, X_test, y_test) = _find_and_load(
+        data_dir, download=download, url=url, md5=md5, progress=progress
+    )
     _check_cifar_counts(
         num_training, num_validation, num_test, len(y_train), len(y_test), f" found in {folder}"
     )
@@ -526,6 +683,33 @@ def get_cifar10_data(
         f"{num_validation} val / {num_test} test images of 3×32×32, 10 classes."
     )
     return Dataset(arrays, name="cifar10", description=description, classes=CIFAR10_CLASSES)
+
+
+def _find_and_load(data_dir, *, download, url, md5, progress, attempts=3):
+    """Find (or download) the CIFAR-10 folder and load it: ``(folder, arrays)``.
+
+    An install with ``force`` in another process may rename the folder away
+    between finding and opening it; then it is looked up again.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return _find_and_load_once(data_dir, download, url, md5, progress)
+        except FileNotFoundError:
+            time.sleep(0.05)
+    return _find_and_load_once(data_dir, download, url, md5, progress)
+
+
+def _find_and_load_once(data_dir, download, url, md5, progress):
+    folder = find_cifar10(data_dir)
+    if folder is None:
+        if not download:
+            root = resolve_data_dir(data_dir)
+            raise FileNotFoundError(
+                f"CIFAR-10 is not in {root}; run `nndl-lab data download cifar10` "
+                "(or pass download=True)"
+            )
+        folder = download_cifar10(data_dir, url=url, md5=md5, progress=progress)
+    return folder, load_cifar10(folder)
 
 
 #: The homework's name for :func:`get_cifar10_data`.

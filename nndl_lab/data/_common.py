@@ -71,6 +71,9 @@ def resolve_data_dir_with_source(data_dir=None) -> tuple[Path, str]:
             raise TypeError(
                 f"data_dir must be a path (str or os.PathLike) or None, got {data_dir!r}"
             )
+        if not isinstance(os.fspath(data_dir), str) or not os.fspath(data_dir).strip():
+            # Path("") is the current directory: never install there by accident.
+            raise ValueError(f"data_dir must be a non-empty path or None, got {data_dir!r}")
         return Path(data_dir).expanduser(), "argument"
     env = os.environ.get(DATA_DIR_ENV, "")
     if env:

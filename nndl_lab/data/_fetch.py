@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -23,6 +25,55 @@ from ._common import DataError, DownloadError, UnsafeArchiveError
 
 _CHUNK_SIZE = 1 << 20
 _MD5_RE = re.compile(r"[0-9a-f]{32}")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+
+#: No download may be larger than this (the official archives are about 163 MB).
+MAX_DOWNLOAD_BYTES = 256 * 2**20
+#: Nor take longer than this in all, however slowly the server trickles bytes.
+DOWNLOAD_DEADLINE = 3600.0
+#: Extraction limits: per member (a CIFAR-10 batch is about 31 MB) and in all.
+MAX_MEMBER_BYTES = 64 * 2**20
+MAX_EXTRACTED_BYTES = 256 * 2**20
+
+
+def check_timeout(timeout) -> float:
+    """Return ``timeout`` as a float, or raise a TypeError/ValueError naming it."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def check_url(url) -> str:
+    """Return ``url``, or raise a TypeError/ValueError naming it (no spaces or control
+    characters: a CR/LF would otherwise reach the HTTP request line)."""
+    if not isinstance(url, str) or not url:
+        raise TypeError(f"url must be a non-empty string or None, got {url!r}")
+    if _URL_FORBIDDEN.search(url):
+        raise ValueError(
+            f"url must not contain spaces or control characters (CR, LF, ...), got {url!r}"
+        )
+    if "://" not in url:
+        raise ValueError(f"url must be an absolute URL such as https://..., got {url!r}")
+    return url
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open`` here (0o666 minus the umask).
+
+    Temporary files are created 0600; a file renamed into a shared cache gets
+    this mode instead, so that other users can read it. The umask is read from
+    ``/proc`` when possible (setting it to read it back is not thread-safe).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
 
 
 def check_md5(md5) -> str:
@@ -56,7 +107,18 @@ def _format_bytes(n: int) -> str:
     return f"{n:,} bytes"
 
 
-def download_verified(url: str, dest_dir: Path, name: str, md5: str, *, progress, timeout, hint):
+def download_verified(
+    url: str,
+    dest_dir: Path,
+    name: str,
+    md5: str,
+    *,
+    progress,
+    timeout,
+    hint,
+    deadline=DOWNLOAD_DEADLINE,
+    max_bytes=MAX_DOWNLOAD_BYTES,
+):
     """Download ``url`` into a temporary file in ``dest_dir`` and check its MD5.
 
     Parameters
@@ -77,6 +139,10 @@ def download_verified(url: str, dest_dir: Path, name: str, md5: str, *, progress
         Seconds to wait for the server on each network operation.
     hint : str
         How to retry; appended to every error message.
+    deadline : float
+        Seconds the whole download may take.
+    max_bytes : int
+        Refuse a body larger than this (announced or received).
 
     Returns
     -------
@@ -87,13 +153,16 @@ def download_verified(url: str, dest_dir: Path, name: str, md5: str, *, progress
     ------
     DownloadError
         HTTP error status, unreachable server, lost connection, truncated
-        transfer or checksum mismatch. The temporary file is removed.
+        transfer, a body over ``max_bytes``, the deadline passed, or checksum
+        mismatch. The temporary file is removed.
     """
     fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            received, expected_size, digest = _stream(url, out, name, progress, timeout, hint)
+            received, expected_size, digest = _stream(
+                url, out, name, progress, timeout, hint, deadline, max_bytes
+            )
         if expected_size is not None and received != expected_size:
             raise DownloadError(
                 f"download of {url} was truncated: received {_format_bytes(received)} of "
@@ -111,8 +180,9 @@ def download_verified(url: str, dest_dir: Path, name: str, md5: str, *, progress
     return tmp
 
 
-def _stream(url, out, name, progress, timeout, hint):
+def _stream(url, out, name, progress, timeout, hint, deadline, max_bytes):
     """Copy the response body to ``out``; return (received, Content-Length, md5)."""
+    give_up_at = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": "nndl-lab"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -121,7 +191,7 @@ def _stream(url, out, name, progress, timeout, hint):
         raise DownloadError(
             f"download of {url} failed: the server answered HTTP {exc.code} {exc.reason}. {hint}"
         ) from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"could not download {url}: {reason}. {hint}") from exc
     digest = hashlib.md5(usedforsecurity=False)
@@ -129,11 +199,24 @@ def _stream(url, out, name, progress, timeout, hint):
     with response:
         length = response.headers.get("Content-Length")
         expected_size = int(length) if length is not None and length.strip().isdigit() else None
+        if expected_size is not None and expected_size > max_bytes:
+            raise DownloadError(
+                f"refused to download {url}: the server announces {_format_bytes(expected_size)}, "
+                f"more than the {_format_bytes(max_bytes)} a CIFAR-10 archive can be. {hint}"
+            )
+        # read1 returns what one read from the socket gives, so the deadline is
+        # checked even when a server trickles a byte at a time.
+        read = getattr(response, "read1", response.read)
         bar = _progress_bar(total=expected_size, desc=name, disable=not progress)
         try:
             while True:
+                if time.monotonic() > give_up_at:
+                    raise DownloadError(
+                        f"download of {url} took longer than {deadline:g} s (received "
+                        f"{_format_bytes(received)}); the partial file was discarded. {hint}"
+                    )
                 try:
-                    chunk = response.read(_CHUNK_SIZE)
+                    chunk = read(_CHUNK_SIZE)
                 except http.client.IncompleteRead as exc:
                     # Newer Pythons raise here when the server closes early;
                     # keep the count so the truncation message is exact.
@@ -149,6 +232,11 @@ def _stream(url, out, name, progress, timeout, hint):
                     ) from exc
                 if not chunk:
                     break
+                if received + len(chunk) > max_bytes:
+                    raise DownloadError(
+                        f"download of {url} exceeded {_format_bytes(max_bytes)}, more than a "
+                        f"CIFAR-10 archive can be; the partial file was discarded. {hint}"
+                    )
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
@@ -178,12 +266,48 @@ def _strict_filter(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
     return tarfile.data_filter(member, dest_path)
 
 
-def safe_extract(archive: Path, dest_dir: Path, *, name: str, hint: str) -> Path:
+def _limited_filter(keep, max_member_bytes, max_total_bytes):
+    """The strict filter, plus: only members named in ``keep`` (None: all) are
+    extracted, none larger than ``max_member_bytes``, all together at most
+    ``max_total_bytes``."""
+    total = [0]
+
+    def extraction_filter(member, dest_path):
+        member = _strict_filter(member, dest_path)
+        if keep is not None and member.name.rstrip("/") not in keep:
+            return None  # not part of the data set: skipped, never written
+        if member.size > max_member_bytes:
+            raise tarfile.FilterError(
+                f"member {member.name!r} is {member.size:,} bytes, more than the "
+                f"{max_member_bytes:,} a CIFAR-10 file can be"
+            )
+        total[0] += member.size
+        if total[0] > max_total_bytes:
+            raise tarfile.FilterError(
+                f"the archive unpacks to more than {max_total_bytes:,} bytes, more than "
+                "CIFAR-10 can be"
+            )
+        return member
+
+    return extraction_filter
+
+
+def safe_extract(
+    archive: Path,
+    dest_dir: Path,
+    *,
+    name: str,
+    hint: str,
+    keep=None,
+    max_member_bytes=MAX_MEMBER_BYTES,
+    max_total_bytes=MAX_EXTRACTED_BYTES,
+) -> Path:
     """Extract a tar.gz into a new temporary directory inside ``dest_dir``.
 
     Every member must be a regular file or directory whose path stays inside
     the extraction directory (standard library ``data`` filter plus a ban on
-    links); otherwise nothing is kept.
+    links) and no larger than the limits; otherwise nothing is kept. Members
+    not named in ``keep`` are skipped.
 
     Parameters
     ----------
@@ -195,6 +319,11 @@ def safe_extract(archive: Path, dest_dir: Path, *, name: str, hint: str) -> Path
         The archive's name for messages (``archive`` may be a temporary file).
     hint : str
         How to retry; appended to every error message.
+    keep : collection of str, optional
+        Member names (as in the archive, without a trailing slash) to extract;
+        None extracts every member.
+    max_member_bytes, max_total_bytes : int
+        Size limits of one member and of all extracted members together.
 
     Returns
     -------
@@ -220,7 +349,7 @@ def safe_extract(archive: Path, dest_dir: Path, *, name: str, hint: str) -> Path
         with tarfile.open(archive, "r:gz") as tar:
             # Filter errors are fatal at errorlevel >= 1; say so explicitly.
             tar.errorlevel = 2
-            tar.extractall(tmp, filter=_strict_filter)
+            tar.extractall(tmp, filter=_limited_filter(keep, max_member_bytes, max_total_bytes))
     except tarfile.FilterError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UnsafeArchiveError(

@@ -51,10 +51,14 @@ Engines
         backend can be switched to dask or ray). [ch.8]
     reproduce_homework(name="all", data=None, *, seed=0), format_result(name, result)
         What nndl-lab reproduce [name] runs and prints. [ch.2–8]
+    record_results(data, names="all", *, seed=0, ...), load_recorded(name=None)
+        nndl-lab reproduce --record: the CIFAR-10 results the book shows as
+        recorded when it is built on the digits. [ch.2–8]
 """
 
 from .batched import split_runs, train_batched
 from .parallel import run_parallel
+from .recorded import RecordedResults, data_fingerprint, load_recorded, record_results
 from .reproduce import format_result, reproduce_homework
 from .runs import (
     HOMEWORK_ADAPTIVE_RULES,
@@ -82,14 +86,18 @@ __all__ = [
     "HOMEWORK_WEIGHT_SCALES",
     "QUADRATIC_A",
     "QUADRATIC_B",
+    "RecordedResults",
     "SURFACES",
     "Surface",
     "batchnorm_vs_baseline",
     "capstone",
     "compare_update_rules",
+    "data_fingerprint",
     "dropout_sweep",
     "final_train_loss",
     "hyperparameter_search",
+    "load_recorded",
+    "record_results",
     "num_checks",
     "num_iterations",
     "format_result",

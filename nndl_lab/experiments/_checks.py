@@ -70,10 +70,24 @@ def keep_ratio(name, value):
     return float(value)
 
 
+#: The largest seed: the batched trainer and the run tables store seeds as int64.
+MAX_SEED = 2**63 - 1
+
+
 def seed(name, value):
-    if not is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if not is_int(value) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
     return int(value)
+
+
+def batchnorm_batch_size(use_batchnorm, batch_size, name="batch_size"):
+    """Batch normalization needs two samples per batch: one sample normalizes to zero."""
+    if use_batchnorm and batch_size < 2:
+        raise ValueError(
+            f"{name} must be >= 2 with batch normalization: a batch of one sample normalizes "
+            f"to zero (out = beta, zero gradients), so nothing would train; got {batch_size!r}"
+        )
+    return batch_size
 
 
 def boolean(name, value):
@@ -153,6 +167,20 @@ def sequence(name, values, check, what):
     return [check(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
+def numeric_weight_scales(values, name="weight_scales"):
+    """Positive numbers only: a sweep's table holds its scales as a float array."""
+
+    def check(name_i, value):
+        if not is_real(value) or not math.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"{name_i} must be a positive number (a sweep's table holds its scales as "
+                f"numbers; use train_net for the named schemes), got {value!r}"
+            )
+        return float(value)
+
+    return sequence(name, values, check, "positive numbers")
+
+
 def weight_scales(values, name="weight_scales"):
     return sequence(
         name, values, lambda n, v: weight_scale(v, n), "positive numbers (or 'he'/'xavier')"
@@ -193,7 +221,13 @@ def data(data, classes=10, *, need_test=False):
     splits = ("train", "val", "test") if need_test else ("train", "val")
     input_dim = None
     for split in splits:
-        X, y = np.asarray(data[f"X_{split}"]), np.asarray(data[f"y_{split}"])
+        for key in (f"X_{split}", f"y_{split}"):
+            if not isinstance(data[key], np.ndarray):
+                raise TypeError(
+                    f"data[{key!r}] must be a numpy array, got {type(data[key]).__name__} "
+                    "(convert it with np.asarray)"
+                )
+        X, y = data[f"X_{split}"], data[f"y_{split}"]
         if X.ndim < 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
             raise ValueError(
                 f"data['X_{split}'] has shape {X.shape} and data['y_{split}'] shape {y.shape}: "
@@ -203,6 +237,10 @@ def data(data, classes=10, *, need_test=False):
             raise ValueError(f"data['X_{split}'] holds no samples")
         if not np.issubdtype(X.dtype, np.floating):
             raise TypeError(f"data['X_{split}'] must hold floating-point numbers, got {X.dtype}")
+        if not np.isfinite(X).all():
+            raise ValueError(
+                f"data['X_{split}'] holds NaN or infinite values; clean or impute the data first"
+            )
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(f"data['y_{split}'] must hold integer labels, got dtype {y.dtype}")
         low, high = int(y.min()), int(y.max())
@@ -239,13 +277,15 @@ def sweep_arguments(**arguments):
     """Check the arguments every sweep shares, in one order.
 
     ``data``, ``hidden_dims``, ``num_epochs``, ``batch_size``, ``num_train``
-    (None = all samples), ``seed``, ``dtype`` and ``batched``, as keywords
+    (None = all samples), ``seed``, ``dtype``, ``batched`` and optionally
+    ``use_batchnorm`` (whether any net of the sweep has batchnorm), as keywords
     (the parameter names shadow this module's check functions).
     """
     hidden_dims(arguments["hidden_dims"])
     positive_int("num_epochs", arguments["num_epochs"])
     positive_int("batch_size", arguments["batch_size"])
     seed("seed", arguments["seed"])
+    batchnorm_batch_size(arguments.get("use_batchnorm", False), arguments["batch_size"])
     dtype(arguments["dtype"])
     boolean("batched", arguments["batched"])
     data(arguments["data"])

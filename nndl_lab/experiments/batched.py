@@ -381,6 +381,7 @@ def train_batched(
     use_batchnorm = _checks.boolean("use_batchnorm", use_batchnorm)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
     batch_size = _checks.positive_int("batch_size", batch_size)
+    _checks.batchnorm_batch_size(use_batchnorm, batch_size)
     lr_decay = _checks.lr_decay(lr_decay)
     num_train_samples = _checks.optional_positive_int("num_train_samples", num_train_samples)
     num_val_samples = _checks.optional_positive_int("num_val_samples", num_val_samples)

@@ -258,6 +258,8 @@ def _cmd_reproduce(args):
     except (data_module.DataError, OSError, ValueError, TypeError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    if args.record is not None:
+        return _record(args, data, names)
     bar = tqdm(names, desc="reproduce", unit="experiment", disable=args.no_progress)
     try:
         for key in bar:
@@ -269,6 +271,28 @@ def _cmd_reproduce(args):
         return 1
     finally:
         bar.close()
+    return 0
+
+
+def _record(args, data, names):
+    from .recorded import RECORDED_PATH, record_results
+
+    path = RECORDED_PATH if args.record == "" else args.record
+    try:
+        recorded = record_results(
+            data,
+            names,
+            seed=args.seed,
+            data_label=args.data_label,
+            path=path,
+            progress=not args.no_progress,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    for key, result in recorded.items():
+        print(format_result(key, result) + "\n")
+    print(f"recorded {len(recorded)} experiments ({recorded.label}) in {path}")
     return 0
 
 
@@ -302,5 +326,22 @@ def add_reproduce_command(subparsers):
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 cache directory")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--record",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help=(
+            "write the results as a recording (JSON, with the data's fingerprint, the seed "
+            "and the commit) to PATH, by default the one the book shows "
+            "(nndl_lab/_data/cifar10_recorded.json)"
+        ),
+    )
+    parser.add_argument(
+        "--data-label",
+        default=None,
+        help='how the recording names its data in captions, e.g. "CIFAR-10 (JPEG copy)"',
+    )
     parser.set_defaults(func=_cmd_reproduce)
     return parser

@@ -176,7 +176,7 @@ def weight_scale_sweep(
         0 = did not diverge (histories of a diverged net are NaN after it
         stopped).
     """
-    scales = _checks.weight_scales(weight_scales)
+    scales = _checks.numeric_weight_scales(weight_scales)
     _checks.positive_real("learning_rate", learning_rate)
     _checks.sweep_arguments(
         data=data,
@@ -192,6 +192,7 @@ def weight_scale_sweep(
         raise ValueError(
             f"variants must be a non-empty subset of ('baseline', 'batchnorm'), got {variants!r}"
         )
+    _checks.batchnorm_batch_size("batchnorm" in variants, batch_size)
     common = dict(
         hidden_dims=hidden_dims,
         update_rule="adam",
