@@ -7,9 +7,12 @@ chapter 7 (with dropout).
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
+from . import stacked
 from .layer_utils import (
     affine_batchnorm_relu_backward,
     affine_batchnorm_relu_forward,
@@ -18,7 +21,7 @@ from .layer_utils import (
 )
 from .layers import affine_backward, affine_forward, dropout_backward, dropout_forward, softmax_loss
 
-__all__ = ["FullyConnectedNet", "WEIGHT_SCALE_SCHEMES"]
+__all__ = ["FullyConnectedNet", "WEIGHT_SCALE_SCHEMES", "NORMALIZATIONS", "Normalization"]
 
 #: Named initializations accepted as ``weight_scale``: the standard deviation
 #: of each layer's weights as a function of its fan-in and fan-out.
@@ -28,6 +31,61 @@ WEIGHT_SCALE_SCHEMES = {
 }
 
 _DTYPES = (np.float32, np.float64)
+
+
+class Normalization(NamedTuple):
+    """A kind of normalization between a hidden affine layer and its ReLU.
+
+    Attributes
+    ----------
+    params : tuple of (str, float)
+        Its parameters per hidden layer, by name prefix, with their initial value
+        (``gamma`` = 1, ``beta`` = 0 for batchnorm).
+    forward, backward : callable
+        The sandwich ``affine → normalization → ReLU`` of
+        :mod:`nndl_lab.layer_utils`: ``forward(x, w, b, *params, state)``,
+        ``backward(dout, cache, compute_dx=...)`` → ``dx, dw, db, *dparams``.
+    stacked_forward, stacked_backward : callable
+        Their model-axis twins in :mod:`nndl_lab.stacked` (the batched trainer).
+    """
+
+    params: tuple
+    forward: Callable
+    backward: Callable
+    stacked_forward: Callable
+    stacked_backward: Callable
+
+
+#: The kinds of normalization a net accepts as ``normalization``; a new kind plugs in here
+#: (with its layer pair, its sandwich and their stacked twins).
+NORMALIZATIONS = {
+    "batchnorm": Normalization(
+        (("gamma", 1.0), ("beta", 0.0)),
+        affine_batchnorm_relu_forward,
+        affine_batchnorm_relu_backward,
+        stacked.affine_batchnorm_relu_forward,
+        stacked.affine_batchnorm_relu_backward,
+    ),
+}
+
+
+def check_normalization(normalization, use_batchnorm=False):
+    """The normalization kind (None or a key of :data:`NORMALIZATIONS`) from both spellings.
+
+    ``use_batchnorm=True`` is the homework's alias of ``normalization="batchnorm"``.
+    """
+    if not isinstance(use_batchnorm, (bool, np.bool_)):
+        raise TypeError(f"use_batchnorm must be True or False, got {use_batchnorm!r}")
+    if use_batchnorm and normalization not in (None, "batchnorm"):
+        raise ValueError(
+            f"use_batchnorm=True means normalization='batchnorm'; got also "
+            f"normalization={normalization!r}"
+        )
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be None or one of {list(NORMALIZATIONS)}, got {normalization!r}"
+        )
+    return "batchnorm" if use_batchnorm else normalization
 
 
 def _is_int(value):
@@ -63,7 +121,8 @@ class FullyConnectedNet:
         Probability of **keeping** a hidden unit in training, in (0, 1];
         1.0 turns dropout off.
     use_batchnorm : bool, default False
-        Batch normalization between each hidden affine layer and its ReLU.
+        Batch normalization between each hidden affine layer and its ReLU (the
+        homework's spelling of ``normalization="batchnorm"``).
     reg : float, default 0.0
         L2 regularization strength :math:`\lambda \ge 0`.
     weight_scale : float or {"he", "xavier"}, default 1e-2
@@ -77,6 +136,10 @@ class FullyConnectedNet:
         Fixes the initial weights and the sequence of dropout masks. Each
         training pass draws fresh masks from one generator seeded here (the
         homework reseeded every pass, so every step used the same mask).
+    normalization : {None, "batchnorm"}, default None
+        The normalization between each hidden affine layer and its ReLU, one of
+        :data:`NORMALIZATIONS` (None: none). ``use_batchnorm=True`` is the same
+        as ``normalization="batchnorm"``.
 
     Attributes
     ----------
@@ -101,6 +164,7 @@ class FullyConnectedNet:
         weight_scale=1e-2,
         dtype=np.float32,
         seed=None,
+        normalization=None,
     ):
         hidden_dims = self._check_hidden_dims(hidden_dims)
         if not _is_int(input_dim) or input_dim < 1:
@@ -112,8 +176,7 @@ class FullyConnectedNet:
                 "dropout_keep_ratio is the probability of keeping a unit and must be in (0, 1] "
                 f"(1.0 = no dropout), got {dropout_keep_ratio!r}"
             )
-        if not isinstance(use_batchnorm, (bool, np.bool_)):
-            raise TypeError(f"use_batchnorm must be True or False, got {use_batchnorm!r}")
+        normalization = check_normalization(normalization, use_batchnorm)
         if not _is_real(reg) or not np.isfinite(reg) or reg < 0:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         if isinstance(weight_scale, str):
@@ -142,31 +205,71 @@ class FullyConnectedNet:
         self.num_layers = len(hidden_dims) + 1
         self.dropout_keep_ratio = float(dropout_keep_ratio)
         self.use_dropout = self.dropout_keep_ratio != 1.0
-        self.use_batchnorm = bool(use_batchnorm)
+        self.normalization = normalization
+        self.use_batchnorm = normalization == "batchnorm"
         self.reg = float(reg)
         self.weight_scale = weight_scale
         self.dtype = dtype
         self.seed = seed
 
-        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
-        init_rng = np.random.default_rng(init_seq)
-        self.dropout_rng = np.random.default_rng(dropout_seq)
-
+        init_rng, self.dropout_rng = self.random_streams(seed)
         dims = [self.input_dim, *self.hidden_dims, self.num_classes]
-        self.params = {}
-        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
-            if isinstance(weight_scale, str):
-                std = WEIGHT_SCALE_SCHEMES[weight_scale](fan_in, fan_out)
-            else:
-                std = weight_scale
-            weights = std * init_rng.standard_normal((fan_in, fan_out))
-            self.params[f"W{layer}"] = weights.astype(dtype)
-            self.params[f"b{layer}"] = np.zeros(fan_out, dtype=dtype)
-            if self.use_batchnorm and layer < self.num_layers:
-                self.params[f"gamma{layer}"] = np.ones(fan_out, dtype=dtype)
-                self.params[f"beta{layer}"] = np.zeros(fan_out, dtype=dtype)
+        self.params = self.initial_params(dims, weight_scale, normalization, dtype, init_rng)
+        self.bn_params = [{"mode": "train"} for _ in self.hidden_dims] if normalization else []
 
-        self.bn_params = [{"mode": "train"} for _ in self.hidden_dims] if self.use_batchnorm else []
+    # -- the net's layout, initialization and random streams (the batched trainer uses them) --
+
+    @staticmethod
+    def random_streams(seed):
+        """``(init_rng, dropout_rng)``: the generators a net seeded with ``seed`` draws from.
+
+        The initial weights come from the first, the dropout masks from the
+        second (both spawned from ``np.random.SeedSequence(seed)``).
+        """
+        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+        return np.random.default_rng(init_seq), np.random.default_rng(dropout_seq)
+
+    @staticmethod
+    def parameter_shapes(dims, normalization=None):
+        """``[(name, shape), ...]`` of the parameters, in the order of :attr:`params`.
+
+        Parameters
+        ----------
+        dims : sequence of int
+            ``[input_dim, *hidden_dims, num_classes]``.
+        normalization : None or str
+        """
+        shapes = []
+        num_layers = len(dims) - 1
+        kind = NORMALIZATIONS.get(normalization) if normalization else None
+        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
+            shapes.append((f"W{layer}", (fan_in, fan_out)))
+            shapes.append((f"b{layer}", (fan_out,)))
+            if kind is not None and layer < num_layers:
+                shapes.extend((f"{prefix}{layer}", (fan_out,)) for prefix, _ in kind.params)
+        return shapes
+
+    @staticmethod
+    def initial_params(dims, weight_scale, normalization, dtype, rng):
+        """The initial parameters: weights ``std * N(0, 1)`` drawn from ``rng`` layer by layer,
+        biases zero, normalization parameters at their initial values."""
+        kind = NORMALIZATIONS.get(normalization) if normalization else None
+        initial = dict(kind.params) if kind is not None else {}
+        params = {}
+        for name, shape in FullyConnectedNet.parameter_shapes(dims, normalization):
+            if name.startswith("W"):
+                fan_in, fan_out = shape
+                if isinstance(weight_scale, str):
+                    std = WEIGHT_SCALE_SCHEMES[weight_scale](fan_in, fan_out)
+                else:
+                    std = weight_scale
+                params[name] = (std * rng.standard_normal(shape)).astype(dtype)
+            elif name.startswith("b"):
+                params[name] = np.zeros(shape, dtype=dtype)
+            else:
+                prefix = name.rstrip("0123456789")
+                params[name] = np.full(shape, initial[prefix], dtype=dtype)
+        return params
 
     @staticmethod
     def _check_hidden_dims(hidden_dims):
@@ -246,17 +349,17 @@ class FullyConnectedNet:
                 self.dropout_rng if dropout_seed is None else np.random.default_rng(dropout_seed)
             )
 
+        kind = NORMALIZATIONS.get(self.normalization) if self.normalization else None
         hidden = X
         caches = []
         for layer in range(1, self.num_layers):
             w, b = self.params[f"W{layer}"], self.params[f"b{layer}"]
-            if self.use_batchnorm:
-                hidden, cache = affine_batchnorm_relu_forward(
+            if kind is not None:
+                hidden, cache = kind.forward(
                     hidden,
                     w,
                     b,
-                    self.params[f"gamma{layer}"],
-                    self.params[f"beta{layer}"],
+                    *(self.params[f"{prefix}{layer}"] for prefix, _ in kind.params),
                     self.bn_params[layer - 1],
                 )
             else:
@@ -281,14 +384,12 @@ class FullyConnectedNet:
                 dhidden = dropout_backward(dhidden, dropout_cache)
             # The input gradient of the first layer is never used.
             compute_dx = layer > 1
-            if self.use_batchnorm:
-                (
-                    dhidden,
-                    grads[f"W{layer}"],
-                    grads[f"b{layer}"],
-                    grads[f"gamma{layer}"],
-                    grads[f"beta{layer}"],
-                ) = affine_batchnorm_relu_backward(dhidden, cache, compute_dx=compute_dx)
+            if kind is not None:
+                dhidden, grads[f"W{layer}"], grads[f"b{layer}"], *dnorm = kind.backward(
+                    dhidden, cache, compute_dx=compute_dx
+                )
+                for (prefix, _), value in zip(kind.params, dnorm, strict=True):
+                    grads[f"{prefix}{layer}"] = value
             else:
                 dhidden, grads[f"W{layer}"], grads[f"b{layer}"] = affine_relu_backward(
                     dhidden, cache, compute_dx=compute_dx

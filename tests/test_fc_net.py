@@ -171,3 +171,45 @@ def test_bad_loss_inputs():
         model.loss(np.zeros((4, 12)), np.array([0, 1]))
     with pytest.raises(TypeError, match="integer"):
         model.loss(np.zeros((2, 12)), np.array([0.5, 1.0]))
+
+
+def test_normalization_parameter_and_its_homework_alias():
+    from nndl_lab.fc_net import NORMALIZATIONS
+
+    assert list(NORMALIZATIONS) == ["batchnorm"]
+    X = np.random.default_rng(0).standard_normal((6, 12))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    alias = FullyConnectedNet([7, 5], input_dim=12, num_classes=3, use_batchnorm=True, seed=4)
+    named = FullyConnectedNet(
+        [7, 5], input_dim=12, num_classes=3, normalization="batchnorm", seed=4
+    )
+    assert named.use_batchnorm and named.normalization == "batchnorm"
+    assert list(named.params) == list(alias.params)
+    for name in alias.params:
+        np.testing.assert_array_equal(named.params[name], alias.params[name])
+    loss_a, grads_a = alias.loss(X, y)
+    loss_n, grads_n = named.loss(X, y)
+    assert loss_a == loss_n
+    for name in grads_a:
+        np.testing.assert_array_equal(grads_n[name], grads_a[name])
+    plain = FullyConnectedNet([7, 5], input_dim=12, num_classes=3, seed=4)
+    assert plain.normalization is None and not plain.bn_params
+    with pytest.raises(ValueError, match="normalization must be None or one of"):
+        FullyConnectedNet([7], normalization="layernorm")
+    with pytest.raises(ValueError, match="use_batchnorm=True means"):
+        FullyConnectedNet([7], normalization="other", use_batchnorm=True)
+
+
+def test_layout_and_initialization_helpers_describe_the_net():
+    net = FullyConnectedNet([7, 5], input_dim=12, num_classes=3, use_batchnorm=True, seed=9)
+    dims = [12, 7, 5, 3]
+    shapes = FullyConnectedNet.parameter_shapes(dims, "batchnorm")
+    assert [name for name, _ in shapes] == list(net.params)
+    assert all(net.params[name].shape == shape for name, shape in shapes)
+    # the weights are weight_scale * standard normals from the first spawned generator
+    init_seq, _ = np.random.SeedSequence(9).spawn(2)
+    rng = np.random.default_rng(init_seq)
+    for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), 1):
+        expected = (1e-2 * rng.standard_normal((fan_in, fan_out))).astype(np.float32)
+        np.testing.assert_array_equal(net.params[f"W{layer}"], expected)
+    np.testing.assert_array_equal(net.params["gamma2"], np.ones(5, np.float32))
