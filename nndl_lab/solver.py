@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import optim
+from . import optim, training
 
 __all__ = ["Solver", "minibatch_rngs", "REQUIRED_DATA_KEYS"]
 
@@ -349,14 +349,20 @@ class Solver:
         self._batch_rng, self._eval_rng = minibatch_rngs(self.seed)
         self.optim_configs = {name: dict(config) for name, config in self._param_configs.items()}
         self._configs_prepared = False
+        self._grads = None
+        self._bar = None
+
+    @property
+    def _schedule(self):
+        return training.Schedule(self.X_train.shape[0], self.batch_size, self.num_epochs)
 
     @property
     def iterations_per_epoch(self):
-        return max(self.X_train.shape[0] // self.batch_size, 1)
+        return self._schedule.iterations_per_epoch
 
     @property
     def num_iterations(self):
-        return self.num_epochs * self.iterations_per_epoch
+        return self._schedule.num_iterations
 
     def _prepare_configs(self):
         if self._rule_name is not None:
@@ -366,12 +372,17 @@ class Solver:
                 )
         self._configs_prepared = True
 
-    def _step(self):
+    # -- the steps of the training loop (nndl_lab.training.run) ------------------------------
+
+    def forward_backward(self, t):
+        """Loss and gradients on minibatch ``t``; returns the loss as a (1,) array."""
         batch = self._batch_rng.integers(0, self.X_train.shape[0], size=self.batch_size)
-        loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
-        self.loss_history.append(float(loss))
-        if not math.isfinite(loss):
-            return False
+        loss, self._grads = self.model.loss(self.X_train[batch], self.y_train[batch])
+        return np.array([loss], dtype=np.float64)
+
+    def update(self):
+        """Apply the update rule to every parameter with the last gradients."""
+        grads, self._grads = self._grads, None
         if self._rule_name is not None:
             # The model owns its arrays: update them in place with the rule's own step.
             step = optim.inplace_step(self._rule_name)
@@ -382,7 +393,40 @@ class Solver:
                 next_w, next_config = self.update_rule(w, grads[name], self.optim_configs[name])
                 self.model.params[name] = next_w
                 self.optim_configs[name] = next_config
+
+    def _step(self):
+        """One iteration without the loop's bookkeeping: loss, gradients, update if finite."""
+        loss = self.forward_backward(self._iteration)
+        self.loss_history.append(float(loss[0]))
+        if not math.isfinite(loss[0]):
+            return False
+        self.update()
         return True
+
+    def after_step(self, t, losses):
+        self.loss_history.append(float(losses[0]))
+        self._iteration = t + 1
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
+        if self.verbose and t % self.print_every == 0:
+            print("(Iteration %d / %d) loss: %f" % (t + 1, self.num_iterations, losses[0]))
+
+    def stop(self, diverged, iteration):
+        self.diverged_at = iteration
+        if self.verbose:
+            print(f"Diverged at iteration {iteration}: the loss is {self.loss_history[-1]}")
+        return 0
+
+    def end_epoch(self):
+        self.epoch += 1
+
+    def check(self, t):
+        self._check_epoch()
+
+    def after_check(self, t, epoch_end):
+        if epoch_end and self.checkpoint_name is not None:
+            self._save_checkpoint()
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100, rng=None):
         """Accuracy of the model on (a subsample of) the given data.
@@ -433,7 +477,7 @@ class Solver:
                 "(Epoch %d / %d) train acc: %f; val_acc: %f"
                 % (self.epoch, self.num_epochs, train_acc, val_acc)
             )
-        if val_acc > self.best_val_acc or not self.best_params:
+        if training.improved(val_acc, self.best_val_acc, bool(self.best_params)):
             self.best_val_acc = val_acc
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
             self.best_bn_params = self._copy_bn_params()
@@ -451,47 +495,17 @@ class Solver:
         """Run the optimization; afterwards the model holds :attr:`best_params`."""
         if not self._configs_prepared:
             self._prepare_configs()
-        num_iterations = self.num_iterations
-        bar = None
+        self._bar = None
         if self.progress and not self.verbose:
-            bar = tqdm(total=num_iterations, initial=self._iteration, desc="training", unit="it")
-        # A diverging run overflows on its way to NaN; it is detected and reported below.
-        # Underflow (exp of a very negative score) is ordinary in a softmax, not an error.
+            self._bar = tqdm(
+                total=self.num_iterations, initial=self._iteration, desc="training", unit="it"
+            )
         # One BLAS thread: a matrix product's float32 rounding depends on the thread count.
-        with (
-            _one_blas_thread(),
-            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
-        ):
-            while self._iteration < num_iterations:
-                t = self._iteration
-                finite = self._step()
-                self._iteration += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
-                if self.verbose and t % self.print_every == 0:
-                    print(
-                        "(Iteration %d / %d) loss: %f"
-                        % (t + 1, num_iterations, self.loss_history[-1])
-                    )
-                if not finite:
-                    self.diverged_at = t + 1
-                    if self.verbose:
-                        print(f"Diverged at iteration {t + 1}: the loss is {self.loss_history[-1]}")
-                    break
-                epoch_end = (t + 1) % self.iterations_per_epoch == 0
-                if epoch_end:
-                    self.epoch += 1
-                    for config in self.optim_configs.values():
-                        if "learning_rate" in config:
-                            config["learning_rate"] *= self.lr_decay
-                # As in the homework, "epoch 0" is measured after the first step.
-                if t == 0 or epoch_end:
-                    self._check_epoch()
-                if epoch_end and self.checkpoint_name is not None:
-                    self._save_checkpoint()
-        if bar is not None:
-            bar.close()
+        with _one_blas_thread():
+            training.run(self._schedule, self, start=self._iteration)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         if self.best_params:
             for name, w in self.best_params.items():
                 self.model.params[name] = w.copy()

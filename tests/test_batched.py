@@ -377,3 +377,78 @@ def test_same_numbers_in_a_worker_thread(digits):
             out["batched"][label]["val_acc_history"], main[label]["val_acc_history"]
         )
     np.testing.assert_array_equal(out["net"]["loss_history"], main_net["loss_history"])
+
+
+def test_float32_batched_runs_are_the_solver_runs_bit_for_bit(digits):
+    """With one BLAS thread the stacked arithmetic is each net's own, in float32 too."""
+    scales = np.logspace(-4, 0, 6)
+    kwargs = dict(hidden_dims=[30] * 3, num_epochs=2, num_train=300)
+    batched = ex.weight_scale_sweep(digits, scales, **kwargs)
+    sequential = ex.weight_scale_sweep(digits, scales, batched=False, **kwargs)
+    for variant in ("baseline", "batchnorm"):
+        for key in ("loss_history", "train_acc_history", "val_acc_history", "diverged_at"):
+            np.testing.assert_array_equal(
+                batched[variant][key], sequential[variant][key], err_msg=(variant, key)
+            )
+    settings = dict(
+        weight_scale=[1e-2, 5e-2, 1e-1],
+        seed=[0, 1, 2],
+        dropout_keep_ratio=[1.0, 0.5, 0.8],
+        reg=[0.0, 1e-2, 1e-1],
+        learning_rate=[1e-3, 2e-3, 5e-3],
+    )
+    common = dict(use_batchnorm=True, num_epochs=2, num_train=300, lr_decay=0.9)
+    runs = ex.split_runs(ex.train_batched(digits, [20, 20], **settings, **common))
+    for k, run in enumerate(runs):
+        single = ex.train_net(
+            digits,
+            [20, 20],
+            weight_scale=settings["weight_scale"][k],
+            seed=settings["seed"][k],
+            dropout_keep_ratio=settings["dropout_keep_ratio"][k],
+            reg=settings["reg"][k],
+            optim_config={"learning_rate": settings["learning_rate"][k]},
+            **common,
+        )
+        for key in ("loss_history", "train_acc_history", "val_acc_history"):
+            np.testing.assert_array_equal(run[key], single[key], err_msg=(k, key))
+
+
+def test_optim_overrides_and_normalization_as_in_the_solver(digits):
+    overrides = {optim.BIAS_AND_NORMALIZATION: {"learning_rate": 0.0}, "W2": {"beta1": 0.5}}
+    result = ex.train_batched(
+        digits,
+        [12, 12],
+        weight_scale=[1e-2, 1e-1],
+        learning_rate=[1e-3, 1e-2],
+        normalization="batchnorm",
+        optim_overrides=overrides,
+        dtype=np.float64,
+        return_params=True,
+        **SMALL,
+    )
+    nets = [
+        {"weight_scale": 1e-2, "learning_rate": 1e-3},
+        {"weight_scale": 1e-1, "learning_rate": 1e-2},
+    ]
+    _assert_matches_solvers(
+        result,
+        digits,
+        [12, 12],
+        num_train=200,
+        nets=nets,
+        solver_kwargs={
+            "update_rule": "adam",
+            "batch_size": 50,
+            "num_epochs": 2,
+            "optim_overrides": overrides,
+        },
+        use_batchnorm=True,
+    )
+    # frozen by the overrides: biases at 0, gamma at 1, beta at 0
+    np.testing.assert_array_equal(result["best_params"]["b1"], 0.0)
+    np.testing.assert_array_equal(result["best_params"]["gamma2"], 1.0)
+    with pytest.raises(ValueError, match="optim_overrides"):
+        ex.train_batched(digits, [10], optim_overrides={"b*": {"momentum": 0.5}})
+    with pytest.raises(ValueError, match="normalization must be None or one of"):
+        ex.train_batched(digits, [10], normalization="layernorm")

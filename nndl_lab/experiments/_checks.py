@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import optim
-from ..fc_net import WEIGHT_SCALE_SCHEMES
+from ..fc_net import WEIGHT_SCALE_SCHEMES, check_normalization
 
 REQUIRED_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -291,3 +291,13 @@ def sweep_arguments(**arguments):
     data(arguments["data"])
     if arguments["num_train"] is not None:
         positive_int("num_train", arguments["num_train"])
+
+
+def normalization(value, use_batchnorm=False):
+    """The net's normalization kind from ``normalization`` and its alias ``use_batchnorm``."""
+    return check_normalization(value, use_batchnorm)
+
+
+def optim_overrides(rule, overrides, name="optim_overrides"):
+    """Per-parameter hyperparameters ``{pattern: {key: value}}``, checked for ``rule``."""
+    return optim.check_overrides(rule, overrides, name=name)

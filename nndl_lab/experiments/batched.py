@@ -2,38 +2,43 @@ r"""Many nets of one shape trained together, in one vectorized pass.
 
 Sweeps train many nets that differ only in their initialization scale,
 learning rate, dropout keep ratio, L2 strength or seed. :func:`train_batched`
-stacks the parameters of K such nets along a leading *model axis* —
-``W1`` of shape (K, fan_in, fan_out), ``b1`` (K, 1, fan_out), ... — and runs
-the forward pass, the backward pass and the update rule for all K at once:
+stacks the parameters of K such nets along a leading *model axis* and trains
+them with the stacked layer pairs of :mod:`nndl_lab.stacked` (the model-axis
+twins of :mod:`nndl_lab.layers`), the update rules of :mod:`nndl_lab.optim`
+and the training loop of :mod:`nndl_lab.training` — the loop the Solver runs.
+This module holds only the stacking and the bookkeeping:
 
-* one minibatch per step is shared by the nets that share a seed; the first
-  layer is ``X_batch (B, D) @ W1 (K, D, H)`` (broadcast), every other layer a
-  stack of K small matrix products ``(K, B, H) @ (K, H, H')``;
-* batch normalization normalizes each net over the batch axis;
-* the update rule is the rule of :mod:`nndl_lab.optim` itself
-  (:func:`~nndl_lab.optim.inplace_step`) applied once to a (K, P) buffer
-  that holds every parameter of every net; the rules are elementwise, so a
-  per-net learning rate is a (K, 1) array that broadcasts (nets with
-  different rules — :func:`compare_update_rules` — are consecutive rows,
-  each group updated by its own rule's step on its rows);
-* accuracy checks evaluate all K nets on the same samples (test-mode
-  batchnorm folded into the affine layer).
+* one (K, P) buffer holds every parameter of every net, in the layout of
+  :meth:`FullyConnectedNet.parameter_shapes`; the update is the rule's own
+  in-place step (:func:`~nndl_lab.optim.inplace_step`) on consecutive rows
+  (nets with different rules — :func:`compare_update_rules` — form groups of
+  rows, each updated by its own rule), with per-net learning rates as a
+  (K, 1) array;
+* net k starts from :meth:`FullyConnectedNet.initial_params` with its own
+  weight scale and seed, and draws minibatches, accuracy subsamples and
+  dropout masks from the generators a Solver and a net seeded like it draw
+  from (:func:`nndl_lab.solver.minibatch_rngs`,
+  :meth:`FullyConnectedNet.random_streams`); nets that share a seed share
+  these draws (one minibatch for all: the first layer is one broadcast
+  product), other seeds are gathered per net;
+* accuracy checks evaluate every net on the same samples, in batches of 100
+  as the Solver does.
 
-What makes this exact
----------------------
+What agrees exactly
+-------------------
 Net k is the net ``FullyConnectedNet(hidden_dims, weight_scale=scale_k,
-dropout_keep_ratio=p_k, reg=reg_k, use_batchnorm=..., seed=seed_k)`` trained
+dropout_keep_ratio=p_k, reg=reg_k, normalization=..., seed=seed_k)`` trained
 by ``Solver(..., update_rule, optim_config={"learning_rate": lr_k, ...},
-seed=seed_k)``. Nets with the same seed draw the same standard-normal
-initialization (scaled by their own weight scale), the same minibatch indices
-from :func:`nndl_lab.solver.minibatch_rngs`, the same accuracy subsamples and
-the same uniform numbers ``U`` for dropout (net k keeps a unit where
-``U < p_k``), so each net's arithmetic is exactly that of its Solver run; in
-float64 the histories agree with K separate Solver runs to rounding
-(``allclose``). Nets with *different* seeds are supported too: each seed has
-its own generators, and the minibatch of every net is gathered separately
-(``X[idx_k]`` of shape (K, B, D)), which costs a little more than one shared
-batch.
+seed=seed_k)``. Every stacked layer performs for net k the arithmetic of its
+single-net twin in the same order, and the rules round per-net
+hyperparameters exactly as they round a Python number, so with one BLAS
+thread (the default, ``blas_threads=1``; the Solver trains with one too) the
+histories of net k are those of its Solver run **bit for bit, in float32 as
+in float64** (``tests/test_batched.py``). What cannot agree: with more BLAS
+threads a matrix product's float32 rounding depends on how OpenBLAS splits
+it, and a float32 run is chaotic — a one-ulp difference early can grow into
+a different trajectory, so results computed under another thread count (or
+another BLAS) must be compared over several seeds, not digit by digit.
 
 Divergence
 ----------
@@ -48,12 +53,9 @@ Speed
 The work is a few dozen numpy calls per step whatever K is. Small stacked
 matrix products do not gain from a second BLAS thread, so the trainer runs
 with one BLAS thread by default (``blas_threads``, set for the calling thread
-by ``blas_limit``: the thread count also
-changes float32 rounding, so a fixed count keeps runs reproducible wherever
-they are computed). Sums over the batch are ``ones @ a`` (one BLAS call), the
-ReLU's mask multiplies, and ``max(a, 0)`` compares with a cached array of
-zeros: each several times faster than the obvious numpy call on these
-shapes. ``benchmarks/bench_sweep.py`` measures where the time goes.
+by ``blas_limit``). Activations are kept as (N, K, H) — samples first — so
+that sums over the batch run over contiguous rows of K·H numbers.
+``benchmarks/bench_sweep.py`` measures where the time goes.
 
 Book: chapter 6 (batchnorm: the weight-scale sweep), chapter 7 (dropout: the
 keep-ratio sweep), chapter 8 (capstone: hyperparameter search).
@@ -67,19 +69,15 @@ from collections.abc import Mapping
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import optim
-from ..fc_net import WEIGHT_SCALE_SCHEMES
+from .. import optim, stacked
+from ..fc_net import NORMALIZATIONS, FullyConnectedNet
 from ..solver import minibatch_rngs
+from ..training import Schedule, improved, run
 from . import _checks
 from .parallel import blas_limit as _blas_limit
-from .runs import final_train_loss, num_checks, num_iterations
+from .results import TABLE_KEYS, final_train_loss, split_runs
 
 __all__ = ["train_batched", "split_runs", "train_batched_table"]
-
-_BN_EPS = 1e-5
-_BN_MOMENTUM = 0.9
-# Evaluate in chunks of about this many activations per layer (K * samples * width).
-_EVAL_CHUNK_ELEMENTS = 1_000_000
 
 
 def _per_model(name, value, check, what):
@@ -99,117 +97,6 @@ def _broadcast_models(settings):
         )
     count = lengths.pop() if lengths else 1
     return count, {k: (v if isinstance(v, list) else [v] * count) for k, v in settings.items()}
-
-
-class _Stack:
-    """The parameters, gradients and optimizer state of K nets of one shape."""
-
-    def __init__(self, dims, use_batchnorm, dtype, count):
-        self.dims = dims
-        self.num_layers = len(dims) - 1
-        self.use_batchnorm = use_batchnorm
-        self.dtype = dtype
-        layout = []
-        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), 1):
-            layout.append((f"W{layer}", (fan_in, fan_out)))
-            layout.append((f"b{layer}", (1, fan_out)))
-            if use_batchnorm and layer < self.num_layers:
-                layout.append((f"gamma{layer}", (1, fan_out)))
-                layout.append((f"beta{layer}", (1, fan_out)))
-        self.layout = layout
-        self.size = sum(int(np.prod(shape)) for _, shape in layout)
-        self.flat = np.zeros((count, self.size), dtype=dtype)
-        self.grad = np.zeros((count, self.size), dtype=dtype)
-        hidden = dims[1:-1] if use_batchnorm else []
-        self.running_mean = [np.zeros((count, 1, h), dtype=dtype) for h in hidden]
-        self.running_var = [np.zeros((count, 1, h), dtype=dtype) for h in hidden]
-        self._make_views()
-
-    def _make_views(self):
-        count = self.flat.shape[0]
-        self.params, self.grads = {}, {}
-        offset = 0
-        for name, shape in self.layout:
-            size = int(np.prod(shape))
-            self.params[name] = self.flat[:, offset : offset + size].reshape((count, *shape))
-            self.grads[name] = self.grad[:, offset : offset + size].reshape((count, *shape))
-            offset += size
-
-    def keep(self, keep):
-        """Drop the nets where ``keep`` is False."""
-        self.flat = self.flat[keep]
-        self.grad = self.grad[keep]
-        self.running_mean = [r[keep] for r in self.running_mean]
-        self.running_var = [r[keep] for r in self.running_var]
-        self._make_views()
-
-    def export(self, flat, running_mean, running_var):
-        """Parameters in FullyConnectedNet's shapes, with a leading model axis."""
-        params, offset = {}, 0
-        count = flat.shape[0]
-        for name, shape in self.layout:
-            size = int(np.prod(shape))
-            block = flat[:, offset : offset + size]
-            params[name] = block.reshape((count, *shape) if name.startswith("W") else (count, -1))
-            offset += size
-        bn = [
-            {"running_mean": m.reshape(count, -1), "running_var": v.reshape(count, -1)}
-            for m, v in zip(running_mean, running_var, strict=True)
-        ]
-        return params, bn
-
-
-def _initialize(stack, weight_scales, seeds):
-    """The initial weights of FullyConnectedNet(..., weight_scale=s_k, seed=seed_k)."""
-    dims = stack.dims
-    for seed in sorted(set(seeds)):
-        init_seq, _ = np.random.SeedSequence(seed).spawn(2)
-        rng = np.random.default_rng(init_seq)
-        members = [k for k, s in enumerate(seeds) if s == seed]
-        for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), 1):
-            normal = rng.standard_normal((fan_in, fan_out))
-            target = stack.params[f"W{layer}"]
-            for k in members:
-                scale = weight_scales[k]
-                std = (
-                    WEIGHT_SCALE_SCHEMES[scale](fan_in, fan_out)
-                    if isinstance(scale, str)
-                    else scale
-                )
-                target[k] = (std * normal).astype(stack.dtype)
-    if stack.use_batchnorm:
-        for layer in range(1, stack.num_layers):
-            stack.params[f"gamma{layer}"][...] = 1
-
-
-class _Streams:
-    """The random generators of the distinct seeds, and which net uses which."""
-
-    def __init__(self, seeds):
-        self.seeds = sorted(set(seeds))
-        self.group = np.array([self.seeds.index(s) for s in seeds])
-        self.batch, self.eval, self.dropout = [], [], []
-        for seed in self.seeds:
-            batch_rng, eval_rng = minibatch_rngs(seed)
-            _, dropout_seq = np.random.SeedSequence(seed).spawn(2)
-            self.batch.append(batch_rng)
-            self.eval.append(eval_rng)
-            self.dropout.append(np.random.default_rng(dropout_seq))
-
-    @property
-    def shared(self):
-        return len(self.seeds) == 1
-
-    def active_groups(self):
-        return np.unique(self.group)
-
-    def draw(self, generators, draw):
-        """One draw per active seed; shared: the draw; else stacked per net (K, ...)."""
-        if self.shared:
-            return draw(generators[0])
-        groups = self.active_groups()
-        draws = {g: draw(generators[g]) for g in groups}
-        return np.stack([draws[g] for g in self.group])
 
 
 def train_batched(
@@ -235,6 +122,8 @@ def train_batched(
     return_params=False,
     blas_threads=1,
     progress=False,
+    normalization=None,
+    optim_overrides=None,
 ):
     r"""Train K fully connected nets of one shape together, in one vectorized pass.
 
@@ -272,6 +161,13 @@ def train_batched(
         is used when the ``learning_rate`` argument is None; otherwise each
         rule's default learning rate.
     use_batchnorm : bool
+        The homework's spelling of ``normalization="batchnorm"``.
+    normalization : {None, "batchnorm"}
+        See :class:`~nndl_lab.fc_net.FullyConnectedNet`.
+    optim_overrides : dict, optional
+        Per-parameter hyperparameters shared by all nets, as for the Solver
+        (:func:`nndl_lab.optim.parameter_configs`), e.g.
+        ``{optim.BIAS_AND_NORMALIZATION: {"learning_rate": 0.0}}``.
     num_train, num_epochs, batch_size, lr_decay, num_train_samples,
     num_val_samples, num_classes, dtype
         As for :func:`nndl_lab.experiments.train_net`.
@@ -378,7 +274,11 @@ def train_batched(
             )
         config.pop("learning_rate", None)
         per["optim_config"][k] = config
-    use_batchnorm = _checks.boolean("use_batchnorm", use_batchnorm)
+    normalization = _checks.normalization(normalization, use_batchnorm)
+    use_batchnorm = normalization == "batchnorm"
+    overrides = {}
+    for rule in dict.fromkeys(per["update_rule"]):
+        overrides[rule] = _checks.optim_overrides(rule, optim_overrides)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
     batch_size = _checks.positive_int("batch_size", batch_size)
     _checks.batchnorm_batch_size(use_batchnorm, batch_size)
@@ -405,7 +305,8 @@ def train_batched(
             [input_dim, *hidden_dims, num_classes],
             ordered,
             count=count,
-            use_batchnorm=use_batchnorm,
+            normalization=normalization,
+            overrides=overrides,
             num_epochs=num_epochs,
             batch_size=batch_size,
             lr_decay=lr_decay,
@@ -416,7 +317,7 @@ def train_batched(
             progress=progress,
         )
     inverse = np.argsort(order)
-    for key in _TABLE_KEYS:
+    for key in TABLE_KEYS:
         result[key] = result[key][inverse]
     for name, value in result.get("best_params", {}).items():
         result["best_params"][name] = value[inverse]
@@ -441,48 +342,195 @@ def _settings(per):
     }
 
 
+class _Stack:
+    """The parameters, gradients and normalization state of K nets of one shape.
+
+    One (K, P) buffer holds every parameter of every net (so an update is one
+    call of the rule's step per group of rows); ``params`` and ``grads`` are
+    views of it in the net's shapes with a leading model axis, in the layout
+    of :meth:`FullyConnectedNet.parameter_shapes`.
+    """
+
+    def __init__(self, dims, normalization, dtype, count):
+        self.dims = dims
+        self.num_layers = len(dims) - 1
+        self.kind = NORMALIZATIONS.get(normalization) if normalization else None
+        self.dtype = dtype
+        self.layout = FullyConnectedNet.parameter_shapes(dims, normalization)
+        self.columns = {}
+        offset = 0
+        for name, shape in self.layout:
+            size = int(np.prod(shape))
+            self.columns[name] = (offset, offset + size)
+            offset += size
+        self.size = offset
+        self.flat = np.zeros((count, self.size), dtype=dtype)
+        self.grad = np.zeros((count, self.size), dtype=dtype)
+        # one bn_param-like dict per hidden layer: running statistics (K, H), set by the layers
+        self.states = [{"mode": "train"} for _ in dims[1:-1]] if self.kind else []
+        self._make_views()
+
+    def _make_views(self):
+        count = self.flat.shape[0]
+        self.params, self.grads = {}, {}
+        for name, shape in self.layout:
+            start, stop = self.columns[name]
+            self.params[name] = self.flat[:, start:stop].reshape((count, *shape))
+            self.grads[name] = self.grad[:, start:stop].reshape((count, *shape))
+
+    def initialize(self, weight_scales, seeds, normalization):
+        """Net k's parameters: those of ``FullyConnectedNet(..., weight_scale=weight_scales[k],
+        seed=seeds[k])``, from the net's own initialization."""
+        for k, (scale, seed) in enumerate(zip(weight_scales, seeds, strict=True)):
+            init_rng, _ = FullyConnectedNet.random_streams(seed)
+            params = FullyConnectedNet.initial_params(
+                self.dims, scale, normalization, self.dtype, init_rng
+            )
+            for name, value in params.items():
+                self.params[name][k] = value
+
+    def running(self):
+        """The running statistics: per hidden layer, {key: (K, H) array}."""
+        count = self.flat.shape[0]
+        out = []
+        for state, width in zip(self.states, self.dims[1:-1], strict=False):
+            out.append(
+                {
+                    key: state.get(key, np.zeros((count, width), dtype=self.dtype))
+                    for key in ("running_mean", "running_var")
+                }
+            )
+        return out
+
+    def keep(self, rows):
+        """Drop the nets where ``rows`` is False."""
+        self.flat = self.flat[rows]
+        self.grad = self.grad[rows]
+        for state in self.states:
+            for key in ("running_mean", "running_var"):
+                if key in state:
+                    state[key] = state[key][rows]
+        self._make_views()
+
+    def export(self, flat, running):
+        """Parameters in FullyConnectedNet's shapes, with a leading model axis."""
+        count = flat.shape[0]
+        params = {}
+        for name, shape in self.layout:
+            start, stop = self.columns[name]
+            params[name] = flat[:, start:stop].reshape((count, *shape)).copy()
+        return params, [{key: value.copy() for key, value in r.items()} for r in running]
+
+
+class _Streams:
+    """The random generators of the distinct seeds, and which net uses which.
+
+    Seed s gives the generators a Solver and a net seeded with s draw from:
+    minibatches and accuracy subsamples (:func:`nndl_lab.solver.minibatch_rngs`)
+    and dropout's uniform numbers (:meth:`FullyConnectedNet.random_streams`).
+    """
+
+    def __init__(self, seeds):
+        self.seeds = sorted(set(seeds))
+        self.group = np.array([self.seeds.index(s) for s in seeds])
+        self.batch, self.eval, self.dropout = [], [], []
+        for seed in self.seeds:
+            batch_rng, eval_rng = minibatch_rngs(seed)
+            self.batch.append(batch_rng)
+            self.eval.append(eval_rng)
+            self.dropout.append(FullyConnectedNet.random_streams(seed)[1])
+
+    def draw(self, generators, draw, axis):
+        """One draw per seed still in use; shared by all nets: the draw itself, else the
+        draws of the nets stacked along ``axis`` (the model axis of the result)."""
+        if len(self.seeds) == 1:
+            return draw(generators[0])
+        draws = {g: draw(generators[g]) for g in np.unique(self.group)}
+        return np.stack([draws[g] for g in self.group], axis=axis)
+
+    def keep(self, rows):
+        self.group = self.group[rows]
+
+
 class _RuleGroups:
     """Consecutive rows of the stack that share an update rule and its hyperparameters.
 
-    Each group has its own config (state arrays of its rows, a (n, 1) learning
-    rate) and is updated by one call of the rule's in-place step on its rows,
-    a view of the (K, P) buffers.
+    Each group has its own config — the state arrays of its rows, a float64
+    learning rate per row ((n, 1); (n, P) when the per-parameter overrides set
+    learning rates), per-column hyperparameters as (1, P) rows when overrides
+    make them differ between parameters — and is updated by one call of the
+    rule's in-place step on its rows (the rules are elementwise).
     """
 
-    def __init__(self, per, flat, lr, dtype):
-        self.dtype = dtype
+    def __init__(self, per, stack, overrides):
         self.groups = []
-        count = flat.shape[0]
+        count = stack.flat.shape[0]
+        names = [name for name, _ in stack.layout]
         start = 0
         for k in range(1, count + 1):
-            if k == count or (per["update_rule"][k], per["optim_config"][k]) != (
+            if k < count and (per["update_rule"][k], per["optim_config"][k]) == (
                 per["update_rule"][start],
                 per["optim_config"][start],
             ):
-                rule = per["update_rule"][start]
-                config = optim.prepare_config(
-                    rule,
-                    {**per["optim_config"][start], "learning_rate": float(lr[start])},
-                    flat[start:k],
-                )
-                self.groups.append([start, k, optim.inplace_step(rule), config])
-                start = k
-        self.set_learning_rates(lr)
+                continue
+            rule = per["update_rule"][start]
+            lr = np.array(per["learning_rate"][start:k], dtype=np.float64)[:, None]
+            config = self._config(
+                rule, per["optim_config"][start], lr, names, stack, overrides.get(rule)
+            )
+            config = self._prepare(rule, config, stack.flat[start:k])
+            self.groups.append([start, k, optim.inplace_step(rule), config])
+            start = k
 
-    def set_learning_rates(self, lr):
-        # The rules are elementwise: an (n, 1) learning rate broadcasts over the (n, P) rows.
-        for start, stop, _, config in self.groups:
-            config["learning_rate"] = lr[start:stop, None].astype(self.dtype)
+    @staticmethod
+    def _config(rule, optim_config, lr, names, stack, overrides):
+        spec = optim.RULES[rule]
+        per_param = optim.parameter_configs(rule, optim_config, names, overrides)
+        config = {}
+        for h in spec.hyperparameters:
+            values = [per_param[name].get(h.name) for name in names]
+            if h.name == "learning_rate":
+                if all(v is None for v in values):
+                    config[h.name] = lr
+                    continue
+                row = np.zeros((lr.shape[0], stack.size))
+                row[:] = lr
+            else:
+                base = optim_config.get(h.name, h.default)
+                values = [base if v is None else v for v in values]
+                if len(set(values)) == 1:
+                    config[h.name] = values[0]
+                    continue
+                row = np.zeros((1, stack.size))
+            for name, value in zip(names, values, strict=True):
+                if value is not None:
+                    start, stop = stack.columns[name]
+                    row[:, start:stop] = value
+            config[h.name] = row
+        return config
 
-    def keep(self, finite):
+    @staticmethod
+    def _prepare(rule, config, rows):
+        # validate the numbers and make the state arrays; arrays are put back afterwards
+        arrays = {key: value for key, value in config.items() if isinstance(value, np.ndarray)}
+        numbers = {key: value for key, value in config.items() if key not in arrays}
+        prepared = optim.prepare_config(rule, numbers, rows)
+        prepared.update(arrays)
+        return prepared
+
+    @property
+    def configs(self):
+        return {i: group[3] for i, group in enumerate(self.groups)}
+
+    def keep(self, rows):
         groups, offset = [], 0
         for start, stop, step, config in self.groups:
-            kept = finite[start:stop]
+            kept = rows[start:stop]
             size = int(kept.sum())
             if size == 0:
                 continue
             for key, value in list(config.items()):
-                if isinstance(value, np.ndarray):
+                if isinstance(value, np.ndarray) and value.shape[0] == stop - start:
                     config[key] = value[kept]
             groups.append([offset, offset + size, step, config])
             offset += size
@@ -493,376 +541,252 @@ class _RuleGroups:
             step(flat[start:stop], grad[start:stop], config)
 
 
-def _train(
-    data,
-    dims,
-    per,
-    *,
-    count,
-    use_batchnorm,
-    num_epochs,
-    batch_size,
-    lr_decay,
-    num_train_samples,
-    num_val_samples,
-    dtype,
-    return_params,
-    progress,
-):
-    X_train = np.ascontiguousarray(data["X_train"].reshape(len(data["X_train"]), -1), dtype=dtype)
-    X_val = np.ascontiguousarray(data["X_val"].reshape(len(data["X_val"]), -1), dtype=dtype)
-    y_train, y_val = data["y_train"].astype(np.intp), data["y_val"].astype(np.intp)
-    n_train = X_train.shape[0]
-    iterations_per_epoch = max(n_train // batch_size, 1)
-    total = num_iterations(n_train, batch_size, num_epochs)
-    checks = num_checks(n_train, batch_size, num_epochs)
+class _Trainer:
+    """K nets trained by :func:`nndl_lab.training.run`: the batched side of the one loop."""
 
-    stack = _Stack(dims, use_batchnorm, dtype, count)
-    _initialize(stack, per["weight_scale"], per["seed"])
-    streams = _Streams(per["seed"])
-
-    # Per-net hyperparameters, as arrays that broadcast against the stacks.
-    lr = np.array(per["learning_rate"], dtype=np.float64)
-    keep = np.array(per["dropout_keep_ratio"], dtype=np.float64)
-    reg = np.array(per["reg"], dtype=np.float64)
-    use_dropout = bool(np.any(keep < 1.0))
-    use_reg = bool(np.any(reg > 0))
-
-    rules = _RuleGroups(per, stack.flat, lr, dtype)
-
-    def set_hyperparameters():
-        rules.set_learning_rates(lr)
-        state.update(
-            keep=keep[:, None, None],
-            inv_keep=(1.0 / keep)[:, None, None].astype(dtype),
-            reg=reg.astype(dtype)[:, None, None],
-            reg64=reg,
+    def __init__(
+        self,
+        data,
+        dims,
+        per,
+        *,
+        count,
+        normalization,
+        overrides,
+        num_epochs,
+        batch_size,
+        lr_decay,
+        num_train_samples,
+        num_val_samples,
+        dtype,
+        return_params,
+        progress,
+    ):
+        self.X_train = np.ascontiguousarray(
+            data["X_train"].reshape(len(data["X_train"]), -1), dtype=dtype
         )
+        self.X_val = np.ascontiguousarray(
+            data["X_val"].reshape(len(data["X_val"]), -1), dtype=dtype
+        )
+        self.y_train = data["y_train"].astype(np.intp)
+        self.y_val = data["y_val"].astype(np.intp)
+        self.schedule = Schedule(self.X_train.shape[0], batch_size, num_epochs)
+        self.batch_size = batch_size
+        self.lr_decay = lr_decay
+        self.num_train_samples = num_train_samples
+        self.num_val_samples = num_val_samples
+        self.return_params = return_params
 
-    state = {}
-    set_hyperparameters()
+        self.stack = _Stack(dims, normalization, dtype, count)
+        self.stack.initialize(per["weight_scale"], per["seed"], normalization)
+        self.streams = _Streams(per["seed"])
+        self.rules = _RuleGroups(per, self.stack, overrides)
+        self.keep_ratio = np.array(per["dropout_keep_ratio"], dtype=np.float64)
+        self.use_dropout = bool(np.any(self.keep_ratio < 1.0))
+        self.reg = np.array(per["reg"], dtype=np.float64)
+        self.use_reg = bool(np.any(self.reg > 0))
 
-    # Results, for all nets; ``active`` maps stack rows to nets.
-    active = np.arange(count)
-    loss_history = np.full((count, total), np.nan)
-    train_history = np.full((count, checks), np.nan)
-    val_history = np.full((count, checks), np.nan)
-    best_val = np.zeros(count)
-    has_best = np.zeros(count, dtype=bool)
-    diverged_at = np.zeros(count, dtype=np.int64)
-    if return_params:
-        best_flat = stack.flat.copy()
-        best_mean = [r.copy() for r in stack.running_mean]
-        best_var = [r.copy() for r in stack.running_var]
+        total, checks = self.schedule.num_iterations, self.schedule.num_checks
+        self.active = np.arange(count)
+        self.loss_history = np.full((count, total), np.nan)
+        self.train_history = np.full((count, checks), np.nan)
+        self.val_history = np.full((count, checks), np.nan)
+        self.best_val = np.zeros(count)
+        self.has_best = np.zeros(count, dtype=bool)
+        self.diverged_at = np.zeros(count, dtype=np.int64)
+        self.check_index = 0
+        if return_params:
+            self.best_flat = self.stack.flat.copy()
+            self.best_running = [
+                {
+                    key: np.zeros((count, width), dtype=dtype)
+                    for key in ("running_mean", "running_var")
+                }
+                for width in (dims[1:-1] if self.stack.kind else [])
+            ]
+        self.bar = tqdm(total=total, desc="training", unit="it") if progress else None
 
-    check_index = 0
-    bar = tqdm(total=total, desc="training", unit="it") if progress else None
-    with np.errstate(all="ignore"):
-        for t in range(total):
-            if active.size == 0:
-                break
-            batch = streams.draw(
-                streams.batch, lambda rng: rng.integers(0, n_train, size=batch_size)
-            )
-            loss = _loss_and_grads(
-                stack, X_train[batch], y_train[batch], streams, state, use_dropout, use_reg
-            )
-            loss_history[active, t] = loss
-            finite = np.isfinite(loss)
-            if not finite.all():
-                # As the Solver: record the iteration, make no update, stop that net.
-                diverged_at[active[~finite]] = t + 1
-                active = active[finite]
-                stack.keep(finite)
-                streams.group = streams.group[finite]
-                rules.keep(finite)
-                lr, keep, reg = lr[finite], keep[finite], reg[finite]
-                set_hyperparameters()
-                if active.size == 0:
-                    break
-            rules.step(stack.flat, stack.grad)
-            if bar is not None:
-                bar.update(1)
-            epoch_end = (t + 1) % iterations_per_epoch == 0
-            if epoch_end:
-                lr = lr * lr_decay
-                rules.set_learning_rates(lr)
-            if t == 0 or epoch_end:
-                train_acc, val_acc = _accuracies(
-                    stack,
-                    [(X_train, y_train, num_train_samples), (X_val, y_val, num_val_samples)],
-                    streams,
-                    active.size,
+    # -- the loop's steps (nndl_lab.training.run) ------------------------------------------
+
+    @property
+    def optim_configs(self):
+        return self.rules.configs
+
+    def forward_backward(self, t):
+        n_train = self.X_train.shape[0]
+        size = self.batch_size
+        batch = self.streams.draw(
+            self.streams.batch, lambda rng: rng.integers(0, n_train, size=size), axis=1
+        )
+        return self._loss_and_grads(self.X_train[batch], self.y_train[batch])
+
+    def after_step(self, t, losses):
+        self.loss_history[self.active, t] = losses
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def stop(self, diverged, iteration):
+        # As the Solver: record the iteration, make no update, stop those nets.
+        self.diverged_at[self.active[diverged]] = iteration
+        rows = ~diverged
+        self.active = self.active[rows]
+        self.stack.keep(rows)
+        self.streams.keep(rows)
+        self.rules.keep(rows)
+        self.keep_ratio, self.reg = self.keep_ratio[rows], self.reg[rows]
+        return self.active.size
+
+    def update(self):
+        self.rules.step(self.stack.flat, self.stack.grad)
+
+    def end_epoch(self):
+        pass
+
+    def check(self, t):
+        train_acc = self._accuracy(self.X_train, self.y_train, self.num_train_samples)
+        val_acc = self._accuracy(self.X_val, self.y_val, self.num_val_samples)
+        active = self.active
+        self.train_history[active, self.check_index] = train_acc
+        self.val_history[active, self.check_index] = val_acc
+        self.check_index += 1
+        better = improved(val_acc, self.best_val[active], self.has_best[active])
+        rows = active[better]
+        self.best_val[rows] = val_acc[better]
+        self.has_best[rows] = True
+        if self.return_params and rows.size:
+            self.best_flat[rows] = self.stack.flat[better]
+            for target, source in zip(self.best_running, self.stack.running(), strict=True):
+                for key in target:
+                    target[key][rows] = source[key][better]
+
+    def after_check(self, t, epoch_end):
+        pass
+
+    # -- the nets' arithmetic, through the stacked layer pairs -------------------------------
+
+    def _loss_and_grads(self, xb, yb):
+        """Forward and backward pass of every net; gradients into ``stack.grad``; (K,) losses.
+
+        ``xb`` is (B, D) when the nets share a seed, else (B, K, D) (``yb`` likewise).
+        """
+        stack, streams = self.stack, self.streams
+        params, grads, kind = stack.params, stack.grads, stack.kind
+        n = xb.shape[0]
+        last = stack.num_layers
+        h, caches = xb, []
+        for layer in range(1, last):
+            w, b = params[f"W{layer}"], params[f"b{layer}"]
+            if kind is not None:
+                norm = (params[f"{prefix}{layer}"] for prefix, _ in kind.params)
+                h, cache = kind.stacked_forward(h, w, b, *norm, stack.states[layer - 1])
+            else:
+                h, cache = stacked.affine_relu_forward(h, w, b)
+            mask = None
+            if self.use_dropout:
+                width = h.shape[2]
+                uniform = streams.draw(
+                    streams.dropout, lambda rng, w=width: rng.random((n, w)), axis=1
                 )
-                train_history[active, check_index] = train_acc
-                val_history[active, check_index] = val_acc
-                check_index += 1
-                improved = (val_acc > best_val[active]) | ~has_best[active]
-                rows = active[improved]
-                best_val[rows] = val_acc[improved]
-                has_best[rows] = True
-                if return_params and rows.size:
-                    best_flat[rows] = stack.flat[improved]
-                    for target, source in zip(best_mean, stack.running_mean, strict=True):
-                        target[rows] = source[improved]
-                    for target, source in zip(best_var, stack.running_var, strict=True):
-                        target[rows] = source[improved]
-    if bar is not None:
-        bar.close()
+                h, mask = stacked.dropout_forward(h, self.keep_ratio, uniform)
+            caches.append((cache, mask))
+        scores, scores_cache = stacked.affine_forward(h, params[f"W{last}"], params[f"b{last}"])
+        loss, d = stacked.softmax_loss(scores, yb)
+        d, grads[f"W{last}"][...], grads[f"b{last}"][...] = stacked.affine_backward(d, scores_cache)
+        for layer in range(last - 1, 0, -1):
+            cache, mask = caches[layer - 1]
+            d = stacked.dropout_backward(d, mask)
+            compute_dx = layer > 1
+            if kind is not None:
+                d, dw, db, *dnorm = kind.stacked_backward(d, cache, compute_dx=compute_dx)
+                for (prefix, _), value in zip(kind.params, dnorm, strict=True):
+                    grads[f"{prefix}{layer}"][...] = value
+            else:
+                d, dw, db = stacked.affine_relu_backward(d, cache, compute_dx=compute_dx)
+            grads[f"W{layer}"][...] = dw
+            grads[f"b{layer}"][...] = db
+        if self.use_reg:
+            # as FullyConnectedNet.loss: 0.5 * reg * sum(w * w) per layer, grad + reg * w
+            half_reg = 0.5 * self.reg
+            reg = self.reg.astype(stack.dtype)[:, None, None]
+            for layer in range(1, last + 1):
+                w = params[f"W{layer}"]
+                loss += half_reg * np.sum(w * w, axis=(1, 2)).astype(np.float64)
+                grads[f"W{layer}"] += reg * w
+        return loss
 
-    # The highest training accuracy of the checks made (0.0 for a net that made none).
-    best_train = np.where(np.isnan(train_history), -np.inf, train_history).max(axis=1)
-    best_train[np.isinf(best_train)] = 0.0
-    final_loss = np.array(
-        [final_train_loss(loss_history[k, : diverged_at[k] or total]) for k in range(count)]
-    )
-    result = {
-        "loss_history": loss_history,
-        "train_acc_history": train_history,
-        "val_acc_history": val_history,
-        "best_val_acc": best_val,
-        "best_train_acc": best_train,
-        "final_train_loss": final_loss,
-        "diverged_at": diverged_at,
-    }
-    if return_params:
-        params, bn = stack.export(best_flat, best_mean, best_var)
-        result["best_params"] = params
-        result["best_bn_params"] = bn
-    return result
+    def _scores(self, X):
+        """Test-mode scores (N, K, C) of every net (batchnorm with its running averages)."""
+        stack, params, kind = self.stack, self.stack.params, self.stack.kind
+        running = stack.running()
+        h = X
+        for layer in range(1, stack.num_layers):
+            w, b = params[f"W{layer}"], params[f"b{layer}"]
+            if kind is not None:
+                norm = (params[f"{prefix}{layer}"] for prefix, _ in kind.params)
+                state = {"mode": "test", **running[layer - 1]}
+                h, _ = kind.stacked_forward(h, w, b, *norm, state)
+            else:
+                h, _ = stacked.affine_relu_forward(h, w, b)
+        last = stack.num_layers
+        return stacked.affine_forward(h, params[f"W{last}"], params[f"b{last}"])[0]
 
-
-# Read-only constant arrays, cached by key; safe to share between threads (a reader
-# keeps its own reference even if another thread empties the cache).
-_CONSTANTS = {}
-
-
-def _constant(key, make):
-    array = _CONSTANTS.get(key)
-    if array is None:
-        array = make()
-        if len(_CONSTANTS) > 128:
-            _CONSTANTS.clear()
-        _CONSTANTS[key] = array
-    return array
-
-
-def _zeros(shape, dtype):
-    """A cached array of zeros: ``np.maximum(a, zeros)`` is several times faster than
-    ``np.maximum(a, 0)`` (numpy 2.x has no fast loop for a scalar operand here)."""
-    return _constant(("zeros", shape, dtype), lambda: np.zeros(shape, dtype=dtype))
-
-
-def _ones_row(n, dtype):
-    """A (1, n) row of ones: ``ones @ a`` sums a (K, n, H) stack over n with one BLAS call."""
-    return _constant(("ones", n, dtype), lambda: np.ones((1, n), dtype=dtype))
-
-
-def _row_offsets(count, n, classes):
-    """(K, n) flat offsets of row (k, i) in a (K, n, classes) array."""
-    return _constant(
-        ("offsets", count, n, classes),
-        lambda: (np.arange(count)[:, None] * n + np.arange(n)[None, :]) * classes,
-    )
-
-
-def _loss_and_grads(stack, xb, yb, streams, state, use_dropout, use_reg):
-    """Forward and backward pass of every net on its minibatch; grads go to ``stack.grad``.
-
-    ``xb`` is (B, D) when the nets share a seed, else (K, B, D) (``yb`` likewise).
-    Returns the loss of every net, (K,) float64.
-
-    The arithmetic is that of the layers in :mod:`nndl_lab.layers`, stacked:
-    sums over the batch are ``ones (1, B) @ a`` (one BLAS call instead of a
-    strided reduction), the ReLU mask multiplies (a masked assignment with a
-    random mask is slower), so only the order of additions differs.
-    """
-    params, grads = stack.params, stack.grads
-    dtype = stack.dtype
-    num_layers = stack.num_layers
-    count = stack.flat.shape[0]
-    n = xb.shape[-2]
-    ones = _ones_row(n, dtype)
-    inputs, masks, bn_caches = [xb], [], []
-    h = xb
-    for layer in range(1, num_layers):
-        a = np.matmul(h, params[f"W{layer}"])
-        a += params[f"b{layer}"]
-        if stack.use_batchnorm:
-            i = layer - 1
-            mean = np.matmul(ones, a)
-            mean /= n
-            a -= mean
-            var = np.matmul(ones, a * a)
-            var /= n
-            inv_std = 1.0 / np.sqrt(var + _BN_EPS)
-            a *= inv_std  # a is now x_hat
-            stack.running_mean[i] = (
-                _BN_MOMENTUM * stack.running_mean[i] + (1.0 - _BN_MOMENTUM) * mean
-            )
-            stack.running_var[i] = _BN_MOMENTUM * stack.running_var[i] + (1.0 - _BN_MOMENTUM) * var
-            gamma = params[f"gamma{layer}"]
-            bn_caches.append((a, gamma, inv_std))
-            a = a * gamma
-            a += params[f"beta{layer}"]
-        np.maximum(a, _zeros(a.shape, dtype), out=a)
-        if use_dropout:
-            width = a.shape[-1]
-            uniform = streams.draw(streams.dropout, lambda rng, w=width: rng.random((n, w)))
-            mask = np.where(uniform < state["keep"], state["inv_keep"], dtype(0))
-            a *= mask
-            masks.append(mask)
-        inputs.append(a)
-        h = a
-
-    last = num_layers
-    scores = np.matmul(h, params[f"W{last}"])
-    scores += params[f"b{last}"]
-    scores -= scores.max(axis=2, keepdims=True)
-    log_probs = scores
-    log_probs -= np.log(np.exp(scores).sum(axis=2, keepdims=True))
-    classes = scores.shape[2]
-    # flat positions of the correct class of every sample of every net
-    picked = _row_offsets(count, n, classes) + yb
-    loss = log_probs.reshape(-1)[picked].sum(axis=1).astype(np.float64)
-    loss /= -n
-    d = np.exp(log_probs)
-    d.reshape(-1)[picked] -= 1
-    d /= n
-
-    for layer in range(last, 0, -1):
-        below = inputs[layer - 1]
-        np.matmul(np.swapaxes(below, -1, -2), d, out=grads[f"W{layer}"])
-        np.matmul(ones, d, out=grads[f"b{layer}"])
-        if layer == 1:
-            break
-        d = np.matmul(d, np.swapaxes(params[f"W{layer}"], 1, 2))
-        if use_dropout:
-            d *= masks[layer - 2]
-        np.multiply(d, below > 0, out=d)
-        if stack.use_batchnorm:
-            x_hat, gamma, inv_std = bn_caches[layer - 2]
-            dbeta = grads[f"beta{layer - 1}"]
-            dgamma = grads[f"gamma{layer - 1}"]
-            np.matmul(ones, d, out=dbeta)
-            np.matmul(ones, d * x_hat, out=dgamma)
-            d *= n
-            d -= dbeta
-            d -= x_hat * dgamma
-            d *= gamma * inv_std / n
-
-    if use_reg:
-        reg, reg64 = state["reg"], state["reg64"]
-        for layer in range(1, last + 1):
-            w = params[f"W{layer}"]
-            loss += 0.5 * reg64 * np.sum(w * w, axis=(1, 2)).astype(np.float64)
-            grads[f"W{layer}"] += reg * w
-    return loss
-
-
-def _predict_scores(stack, X):
-    """Test-mode scores (K, n, C) of every net (batchnorm folded into the affine layers)."""
-    params = stack.params
-    h = X
-    for layer in range(1, stack.num_layers):
-        w, b = params[f"W{layer}"], params[f"b{layer}"]
-        if stack.use_batchnorm:
-            i = layer - 1
-            scale = params[f"gamma{layer}"] / np.sqrt(stack.running_var[i] + _BN_EPS)
-            b = (b - stack.running_mean[i]) * scale + params[f"beta{layer}"]
-            w = w * scale
-        h = np.matmul(h, w)
-        h += b
-        np.maximum(h, _zeros(h.shape, stack.dtype), out=h)
-    last = stack.num_layers
-    scores = np.matmul(h, params[f"W{last}"])
-    scores += params[f"b{last}"]
-    return scores
-
-
-def _accuracies(stack, sets, streams, count):
-    """Accuracy of every net on each ``(X, y, num_samples)`` of ``sets``, as the Solver checks.
-
-    A set larger than ``num_samples`` is subsampled from the eval generators,
-    in the order of ``sets`` (the Solver's order: training, then validation).
-    Sets shared by all nets are evaluated in one pass, in chunks that keep a
-    layer's activations in cache.
-    """
-    drawn = []
-    for X, y, num_samples in sets:
+    def _accuracy(self, X, y, num_samples, batch_size=100):
+        """Every net's accuracy as :meth:`Solver.check_accuracy` measures it: on a sorted
+        random subsample from the eval generator when the set is larger, in batches of 100."""
         n = X.shape[0]
         if num_samples is not None and n > num_samples:
-            subset = streams.draw(
-                streams.eval,
-                lambda rng, n=n, m=num_samples: np.sort(rng.choice(n, m, replace=False)),
+            subset = self.streams.draw(
+                self.streams.eval,
+                lambda rng: np.sort(rng.choice(n, num_samples, replace=False)),
+                axis=1,
             )
             X, y = X[subset], y[subset]
-        drawn.append((X, y))
-    if len({X.ndim for X, _ in drawn}) == 1:
-        sizes = [y.shape[-1] for _, y in drawn]
-        X = np.concatenate([X for X, _ in drawn], axis=-2)
-        y = np.concatenate([y for _, y in drawn], axis=-1)
-        correct = _count_correct(stack, X, y, count)
-        bounds = np.cumsum([0, *sizes])
-        return [
-            correct[:, a:b].sum(axis=1) / (b - a)
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-    return [_count_correct(stack, X, y, count).sum(axis=1) / y.shape[-1] for X, y in drawn]
+            n = num_samples
+        correct = np.zeros(self.active.size, dtype=np.int64)
+        for start in range(0, n, batch_size):
+            scores = self._scores(X[start : start + batch_size])
+            labels = y[start : start + batch_size]
+            if labels.ndim == 1:
+                labels = labels[:, None]
+            correct += np.sum(np.argmax(scores, axis=2) == labels, axis=0)
+        return correct / n
 
+    # -- the result ------------------------------------------------------------------------
 
-def _count_correct(stack, X, y, count):
-    """(K, n) bool: which samples each net classifies correctly."""
-    n = X.shape[-2]
-    width = max(stack.dims[1:])
-    chunk = max(1, _EVAL_CHUNK_ELEMENTS // (count * width))
-    correct = np.empty((count, n), dtype=bool)
-    for start in range(0, n, chunk):
-        Xc, yc = X[..., start : start + chunk, :], y[..., start : start + chunk]
-        correct[:, start : start + chunk] = np.argmax(_predict_scores(stack, Xc), axis=2) == yc
-    return correct
-
-
-def split_runs(result):
-    r"""Turn a :func:`train_batched` result into K run dicts (the format of ``train_net``).
-
-    A diverged net's histories are cut where its Solver run stopped, and its
-    ``diverged_at`` is an int (None for the others).
-
-    Book: chapter 6 (batchnorm), chapter 7 (dropout), chapter 8 (capstone).
-    """
-    runs = []
-    for k in range(result["loss_history"].shape[0]):
-        stop = int(result["diverged_at"][k])
-        loss = result["loss_history"][k]
-        train = result["train_acc_history"][k]
-        val = result["val_acc_history"][k]
-        if stop:
-            loss = loss[:stop]
-            train, val = train[~np.isnan(train)], val[~np.isnan(val)]
-        runs.append(
-            {
-                "loss_history": loss.copy(),
-                "train_acc_history": train.copy(),
-                "val_acc_history": val.copy(),
-                "best_val_acc": float(result["best_val_acc"][k]),
-                "best_train_acc": float(result["best_train_acc"][k]),
-                "final_train_loss": float(result["final_train_loss"][k]),
-                "diverged_at": stop or None,
-            }
+    def result(self):
+        if self.bar is not None:
+            self.bar.close()
+        total = self.schedule.num_iterations
+        train = self.train_history
+        # The highest training accuracy of the checks made (0.0 for a net that made none).
+        best_train = np.where(np.isnan(train), -np.inf, train).max(axis=1)
+        best_train[np.isinf(best_train)] = 0.0
+        final_loss = np.array(
+            [
+                final_train_loss(self.loss_history[k, : self.diverged_at[k] or total])
+                for k in range(self.loss_history.shape[0])
+            ]
         )
-    return runs
+        result = {
+            "loss_history": self.loss_history,
+            "train_acc_history": self.train_history,
+            "val_acc_history": self.val_history,
+            "best_val_acc": self.best_val,
+            "best_train_acc": best_train,
+            "final_train_loss": final_loss,
+            "diverged_at": self.diverged_at,
+        }
+        if self.return_params:
+            params, running = self.stack.export(self.best_flat, self.best_running)
+            result["best_params"] = params
+            result["best_bn_params"] = running
+        return result
 
 
-_TABLE_KEYS = (
-    "loss_history",
-    "train_acc_history",
-    "val_acc_history",
-    "best_val_acc",
-    "best_train_acc",
-    "final_train_loss",
-    "diverged_at",
-)
+def _train(data, dims, per, **options):
+    trainer = _Trainer(data, dims, per, **options)
+    run(trainer.schedule, trainer)
+    return trainer.result()
 
 
 def train_batched_table(data, settings, common):
@@ -879,4 +803,4 @@ def train_batched_table(data, settings, common):
             per[key] = [s.get(key, common.get(key)) for s in settings]
             common.pop(key, None)
     result = train_batched(data, **common, **per)
-    return {key: result[key] for key in _TABLE_KEYS}
+    return {key: result[key] for key in TABLE_KEYS}

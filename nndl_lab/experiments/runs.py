@@ -1,22 +1,6 @@
 r"""Single training runs and the homework's experiments built from them.
 
-A *run* is the plain result of one training: a dict
-
-==================== =========================================================
-``loss_history``      ndarray (iterations,): the loss at every iteration
-``train_acc_history`` ndarray (checks,): training accuracy at every check
-``val_acc_history``   ndarray (checks,): validation accuracy at every check
-``best_val_acc``      float: the Solver's best validation accuracy
-``best_train_acc``    float: the highest training accuracy of the checks
-``final_train_loss``  float: mean of the last ``min(100, len)`` losses
-``diverged_at``       None, or the 1-based iteration whose loss was not finite
-==================== =========================================================
-
-A diverged run stops there, as the Solver does: its ``loss_history`` ends
-with the non-finite loss and its accuracy histories hold only the checks made
-before it (so its ``final_train_loss`` is not finite either). A run that
-diverged at its very first step has no checks; its ``best_val_acc`` and
-``best_train_acc`` are then 0.0.
+Each returns *runs* (the format of :mod:`nndl_lab.experiments.results`).
 
 Book: chapter 2 (SGD & momentum), chapter 3 (Nesterov), chapter 4 (RMSProp),
 chapter 5 (Adam), chapter 6 (batchnorm), chapter 8 (capstone).
@@ -32,7 +16,9 @@ from .. import optim
 from ..fc_net import FullyConnectedNet
 from ..solver import Solver
 from . import _checks
+from .batched import train_batched
 from .parallel import blas_limit, run_parallel
+from .results import final_train_loss, make_run, num_checks, num_iterations, split_runs
 
 __all__ = [
     "HOMEWORK_RULES",
@@ -61,48 +47,14 @@ HOMEWORK_ADAPTIVE_RULES = {
 }
 
 
-def final_train_loss(loss_history, window=100):
-    """Mean of the last ``min(window, len)`` losses (the homework's "final training loss").
-
-    Book: chapter 6 (the weight-scale plots). NaN for an empty history.
-    """
-    loss_history = np.asarray(loss_history, dtype=float)
-    if loss_history.size == 0:
-        return float("nan")
-    return float(np.mean(loss_history[-window:]))
-
-
-def num_iterations(num_train, batch_size, num_epochs):
-    """Iterations a Solver makes: ``num_epochs * max(num_train // batch_size, 1)``.
-
-    Book: chapter 1 (the Solver); used to size the histories of sweeps.
-    """
-    return num_epochs * max(num_train // batch_size, 1)
-
-
-def num_checks(num_train, batch_size, num_epochs):
-    """Accuracy checks a Solver makes: after the first step and at every epoch end.
-
-    With one iteration per epoch the first step is also the first epoch end,
-    so there are ``num_epochs`` checks; otherwise ``num_epochs + 1``.
-    Book: chapter 1 (the Solver).
-    """
-    return num_epochs if max(num_train // batch_size, 1) == 1 else num_epochs + 1
-
-
 def _run_from_solver(solver):
-    train = np.asarray(solver.train_acc_history, dtype=float)
-    val = np.asarray(solver.val_acc_history, dtype=float)
-    loss = np.asarray(solver.loss_history, dtype=float)
-    return {
-        "loss_history": loss,
-        "train_acc_history": train,
-        "val_acc_history": val,
-        "best_val_acc": float(solver.best_val_acc),
-        "best_train_acc": float(train.max()) if train.size else 0.0,
-        "final_train_loss": final_train_loss(loss),
-        "diverged_at": solver.diverged_at,
-    }
+    return make_run(
+        solver.loss_history,
+        solver.train_acc_history,
+        solver.val_acc_history,
+        solver.best_val_acc,
+        solver.diverged_at,
+    )
 
 
 def _train(
@@ -394,8 +346,6 @@ def compare_update_rules(
     _validate_train_kwargs(jobs[0])
     _checks.boolean("batched", batched)
     if batched:
-        from .batched import split_runs, train_batched
-
         common = {k: v for k, v in jobs[0].items() if k not in ("update_rule", "optim_config")}
         result = train_batched(
             update_rule=[rule for rule, _ in plan.values()],

@@ -21,7 +21,8 @@ import numpy as np
 from . import _checks
 from .batched import train_batched_table
 from .parallel import run_parallel
-from .runs import num_checks, num_iterations, train_net
+from .results import num_checks, num_iterations, stack_runs
+from .runs import train_net
 
 __all__ = [
     "weight_scale_sweep",
@@ -33,46 +34,6 @@ __all__ = [
 
 #: The homework's 20 weight scales for the batchnorm sensitivity experiment.
 HOMEWORK_WEIGHT_SCALES = np.logspace(-4, 0, num=20)
-
-_STACKED_KEYS = ("best_val_acc", "best_train_acc", "final_train_loss")
-
-
-def stack_runs(runs, iterations, checks):
-    r"""Stack runs of one shape into the arrays of a sweep table.
-
-    Histories of diverged runs are shorter; they are padded with NaN.
-    ``diverged_at`` becomes an int array with 0 for "did not diverge".
-
-    Book: chapter 6 (the weight-scale sweep's table).
-
-    Parameters
-    ----------
-    runs : list of run dicts
-    iterations, checks : int
-        Full lengths of the loss and accuracy histories.
-
-    Returns
-    -------
-    dict of ndarray
-        ``loss_history`` (S, iterations), ``train_acc_history`` and
-        ``val_acc_history`` (S, checks), ``best_val_acc``, ``best_train_acc``,
-        ``final_train_loss`` (S,), ``diverged_at`` (S,) int.
-    """
-    count = len(runs)
-    table = {
-        "loss_history": np.full((count, iterations), np.nan),
-        "train_acc_history": np.full((count, checks), np.nan),
-        "val_acc_history": np.full((count, checks), np.nan),
-    }
-    for key in ("loss_history", "train_acc_history", "val_acc_history"):
-        for i, run in enumerate(runs):
-            history = np.asarray(run[key], dtype=float)
-            table[key][i, : history.size] = history
-    for key in _STACKED_KEYS:
-        table[key] = np.array([run[key] for run in runs], dtype=float)
-    table["diverged_at"] = np.array([run["diverged_at"] or 0 for run in runs], dtype=np.int64)
-    return table
-
 
 def _train_table(data, settings, *, batched, common, blas_threads=None):
     """Train one net per entry of ``settings`` (dicts of per-net keywords); return a table.
