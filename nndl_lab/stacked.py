@@ -168,6 +168,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     cache : tuple
         As the single-net twin's, with (K, D) statistics.
     """
+    return _batchnorm_forward(x, gamma, beta, bn_param, overwrite=False)
+
+
+def _batchnorm_forward(x, gamma, beta, bn_param, overwrite):
+    # The twin's arithmetic. With ``overwrite`` (a sandwich's own affine output) ``x`` is
+    # the working array and the train-mode cache omits x_centered, which only the
+    # step-by-step backward reads (the sandwiches use the closed form).
     mode = bn_param.get("mode")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be one of ('train', 'test'), got {mode!r}")
@@ -184,20 +191,28 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var = np.zeros((count, features), dtype=x.dtype)
     if mode == "train":
         mean = x.mean(axis=0)
-        x_centered = x - mean
-        var = np.mean(x_centered * x_centered, axis=0)
+        x_centered = np.subtract(x, mean, out=x if overwrite else None)
+        scratch = x_centered * x_centered
+        var = scratch.mean(axis=0)
         inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = x_centered * inv_std
+        x_hat = np.multiply(x_centered, inv_std, out=scratch)
         bn_param["running_mean"] = momentum * running_mean + (1.0 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1.0 - momentum) * var
-        cache = ("train", x_hat, gamma, inv_std, x_centered)
+        if overwrite:
+            cache = ("train", x_hat, gamma, inv_std)
+            out = np.multiply(gamma, x_hat, out=x)
+        else:
+            cache = ("train", x_hat, gamma, inv_std, x_centered)
+            out = gamma * x_hat
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        x_hat = (x - running_mean) * inv_std
+        x_hat = np.subtract(x, running_mean, out=x if overwrite else None)
+        x_hat *= inv_std
         bn_param.setdefault("running_mean", running_mean)
         bn_param.setdefault("running_var", running_var)
         cache = ("test", x_hat, gamma, inv_std)
-    out = gamma * x_hat + beta
+        out = gamma * x_hat
+    out += beta
     return out.astype(x.dtype, copy=False), cache
 
 
@@ -237,13 +252,22 @@ def batchnorm_backward_alt(dout, cache):
     dx : ndarray, shape (N, K, D)
     dgamma, dbeta : ndarray, shape (K, D)
     """
+    return _batchnorm_backward_alt(dout, cache, overwrite=False)
+
+
+def _batchnorm_backward_alt(dout, cache, overwrite):
+    # The twin's arithmetic with two scratch arrays (``dout`` itself when ``overwrite``).
     mode, x_hat, gamma, inv_std = cache[:4]
     dbeta = dout.sum(axis=0)
-    dgamma = np.sum(dout * x_hat, axis=0)
+    scratch = dout * x_hat
+    dgamma = scratch.sum(axis=0)
     if mode == "test":
         return dout * (gamma * inv_std), dgamma, dbeta
     n = dout.shape[0]
-    dx = (gamma * inv_std / n) * (n * dout - dbeta - x_hat * dgamma)
+    dx = np.multiply(dout, n, out=dout if overwrite else None)
+    dx -= dbeta
+    dx -= np.multiply(x_hat, dgamma, out=scratch)
+    dx *= gamma * inv_std / n
     return dx, dgamma, dbeta
 
 
@@ -349,11 +373,17 @@ def svm_loss(x, y):
     return loss, positive / n
 
 
+def _relu_in_place(a):
+    # ReLU of a fresh array in place; its output is positive exactly where its input was,
+    # so it serves as the ReLU's cache.
+    return np.maximum(a, _zeros(a.shape, a.dtype), out=a)
+
+
 def affine_relu_forward(x, w, b):
     """Affine layers then ReLU, for every net (twin of ``layer_utils.affine_relu_forward``)."""
     a, affine_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
-    return out, (affine_cache, relu_cache)
+    out = _relu_in_place(a)
+    return out, (affine_cache, out)
 
 
 def affine_relu_backward(dout, cache, *, compute_dx=True):
@@ -365,16 +395,16 @@ def affine_relu_backward(dout, cache, *, compute_dx=True):
 def affine_batchnorm_relu_forward(x, w, b, gamma, beta, bn_param):
     """Affine, batchnorm, ReLU for every net (twin of the ``layer_utils`` sandwich)."""
     a, affine_cache = affine_forward(x, w, b)
-    normalized, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
-    out, relu_cache = relu_forward(normalized)
-    return out, (affine_cache, bn_cache, relu_cache)
+    normalized, bn_cache = _batchnorm_forward(a, gamma, beta, bn_param, overwrite=True)
+    out = _relu_in_place(normalized)
+    return out, (affine_cache, bn_cache, out)
 
 
 def affine_batchnorm_relu_backward(dout, cache, *, compute_dx=True):
     """Backward pass of :func:`affine_batchnorm_relu_forward`: ``dx, dw, db, dgamma, dbeta``."""
     affine_cache, bn_cache, relu_cache = cache
     dnormalized = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = batchnorm_backward_alt(dnormalized, bn_cache)
+    da, dgamma, dbeta = _batchnorm_backward_alt(dnormalized, bn_cache, overwrite=True)
     dx, dw, db = affine_backward(da, affine_cache, compute_dx=compute_dx)
     return dx, dw, db, dgamma, dbeta
 

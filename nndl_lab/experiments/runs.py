@@ -16,7 +16,7 @@ from .. import optim
 from ..fc_net import FullyConnectedNet
 from ..solver import Solver
 from . import _checks
-from .batched import train_batched
+from . import batched as _batched
 from .parallel import blas_limit, run_parallel
 from .results import final_train_loss, make_run, num_checks, num_iterations, split_runs
 
@@ -347,7 +347,7 @@ def compare_update_rules(
     _checks.boolean("batched", batched)
     if batched:
         common = {k: v for k, v in jobs[0].items() if k not in ("update_rule", "optim_config")}
-        result = train_batched(
+        result = _batched.train_batched(
             update_rule=[rule for rule, _ in plan.values()],
             optim_config=[config for _, config in plan.values()],
             **common,
