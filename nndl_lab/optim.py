@@ -70,7 +70,7 @@ __all__ = [
 
 # Elementwise work is done in blocks of about this many numbers, so that the
 # several passes of a rule over its arrays run in cache instead of memory.
-_BLOCK = 1 << 15
+_BLOCK = 1 << 17
 
 
 def _as(value, dtype):

@@ -240,7 +240,7 @@ def test_stacked_rows_with_array_hyperparameters_are_the_single_updates(rule):
     each row alone with a Python-number learning rate (what the batched trainer relies on)."""
     rng = np.random.default_rng(3)
     rates = np.array([1e-3, 3e-2, 7e-4])
-    stacked = rng.standard_normal((3, 40_000)).astype(np.float32)
+    stacked = rng.standard_normal((3, optim._BLOCK // 2 + 7)).astype(np.float32)  # two blocks
     rows = [row.copy() for row in stacked]
     stacked_config = optim.prepare_config(rule, {}, stacked)
     stacked_config["learning_rate"] = rates[:, None]
@@ -261,7 +261,7 @@ def test_stacked_rows_with_array_hyperparameters_are_the_single_updates(rule):
 def test_adam_on_a_large_array_follows_the_formula():
     # Larger than one block of the in-place step: the blocked path must give the formula.
     rng = np.random.default_rng(4)
-    w = rng.standard_normal((700, 130))
+    w = rng.standard_normal((2 * optim._BLOCK // 130 + 3, 130))  # three blocks
     m = np.zeros_like(w)
     v = np.zeros_like(w)
     config = {"learning_rate": 1e-2}
