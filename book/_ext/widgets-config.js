@@ -13,7 +13,11 @@
  * 2. data-jupyter-widgets-cdn: embed-amd.js falls back to jsdelivr for a widget
  *    module it does not bundle.  Point that fallback at the vendored folder, so
  *    a missing module shows up as a local 404 instead of a request off-site.
- * 3. MathJax.Hub.Queue: the widget views typeset their descriptions with the
+ * 3. anywidget: the front end of the widgets.paths widgets, vendored from the
+ *    Python package as anywidget/dist/index.js (an anonymous AMD module that
+ *    needs only "@jupyter-widgets/base").  Without this path the loader asks the
+ *    page's folder, then the cdn fallback, and the widget does not render.
+ * 4. MathJax.Hub.Queue: the widget views typeset their descriptions with the
  *    MathJax 2 API whenever window.MathJax exists; the book loads MathJax 3,
  *    which has no Hub, so that call throws "reading 'Queue'".  Whatever object
  *    is assigned to window.MathJax (the Sphinx config, then MathJax 3 itself,
@@ -39,6 +43,7 @@
       "@jupyter-widgets/controls7": dist + "controls7",
       "@jupyter-widgets/html-manager": dist + "html-manager",
       "@jupyter-widgets": base + "@jupyter-widgets",
+      anywidget: base + "anywidget/dist/index",
     },
   });
   script.setAttribute("data-jupyter-widgets-cdn", base + "npm/");

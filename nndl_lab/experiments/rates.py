@@ -267,7 +267,7 @@ def critical_momentum(rule, learning_rate, curvature):
     curvature = _array("curvature", curvature, low=0.0, low_open=True)
     root_h = np.sqrt(learning_rate * curvature)
     if rule == "sgd_momentum":
-        mu = (1.0 - root_h) ** 2
+        mu = (1.0 - root_h) * (1.0 - root_h)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             mu = np.where(root_h < 1.0, (1.0 - root_h) / (1.0 + root_h), np.nan)
@@ -317,7 +317,8 @@ def optimal_parameters(rule, lambda_min, lambda_max):
     if rule == "sgd_momentum":
         root = math.sqrt(kappa)
         rate = (root - 1.0) / (root + 1.0)
-        learning_rate = 4.0 / (math.sqrt(lambda_max) + math.sqrt(lambda_min)) ** 2
+        root_sum = math.sqrt(lambda_max) + math.sqrt(lambda_min)
+        learning_rate = 4.0 / (root_sum * root_sum)
         return {"learning_rate": learning_rate, "momentum": rate * rate, "rate": rate}
     q = math.sqrt(3.0 * kappa + 1.0)
     return {
