@@ -116,8 +116,8 @@ def download_verified(
     progress,
     timeout,
     hint,
-    deadline=DOWNLOAD_DEADLINE,
-    max_bytes=MAX_DOWNLOAD_BYTES,
+    deadline=None,
+    max_bytes=None,
 ):
     """Download ``url`` into a temporary file in ``dest_dir`` and check its MD5.
 
@@ -139,10 +139,11 @@ def download_verified(
         Seconds to wait for the server on each network operation.
     hint : str
         How to retry; appended to every error message.
-    deadline : float
-        Seconds the whole download may take.
-    max_bytes : int
-        Refuse a body larger than this (announced or received).
+    deadline : float, optional
+        Seconds the whole download may take (default :data:`DOWNLOAD_DEADLINE`).
+    max_bytes : int, optional
+        Refuse a body larger than this, announced or received (default
+        :data:`MAX_DOWNLOAD_BYTES`).
 
     Returns
     -------
@@ -156,6 +157,8 @@ def download_verified(
         transfer, a body over ``max_bytes``, the deadline passed, or checksum
         mismatch. The temporary file is removed.
     """
+    deadline = DOWNLOAD_DEADLINE if deadline is None else deadline
+    max_bytes = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
     fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -299,8 +302,8 @@ def safe_extract(
     name: str,
     hint: str,
     keep=None,
-    max_member_bytes=MAX_MEMBER_BYTES,
-    max_total_bytes=MAX_EXTRACTED_BYTES,
+    max_member_bytes=None,
+    max_total_bytes=None,
 ) -> Path:
     """Extract a tar.gz into a new temporary directory inside ``dest_dir``.
 
@@ -322,8 +325,9 @@ def safe_extract(
     keep : collection of str, optional
         Member names (as in the archive, without a trailing slash) to extract;
         None extracts every member.
-    max_member_bytes, max_total_bytes : int
-        Size limits of one member and of all extracted members together.
+    max_member_bytes, max_total_bytes : int, optional
+        Size limits of one member and of all extracted members together
+        (default :data:`MAX_MEMBER_BYTES`, :data:`MAX_EXTRACTED_BYTES`).
 
     Returns
     -------
@@ -344,6 +348,8 @@ def safe_extract(
             "this Python's tarfile has no extraction filters (added in 3.10.12, 3.11.4 and "
             "3.12), so the archive cannot be extracted safely; upgrade Python. " + hint
         )
+    max_member_bytes = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
+    max_total_bytes = MAX_EXTRACTED_BYTES if max_total_bytes is None else max_total_bytes
     tmp = Path(tempfile.mkdtemp(dir=dest_dir, prefix=f".{name}.", suffix=".part"))
     try:
         with tarfile.open(archive, "r:gz") as tar:
