@@ -393,6 +393,17 @@ def test_5_forged_python_cache_is_reported_in_one_line(tmp_path, capsys, payload
     assert "DAMAGED" in out and "data_batch_3" in out
 
 
+@pytest.mark.parametrize("payload", [FORGED_PICKLE, HUGE_PICKLE])
+def test_5_reproduce_on_a_forged_cache_is_one_line(tmp_path, capsys, payload, no_training):
+    root = tmp_path / "cache"
+    _forged_python_cache(root, payload)
+    argv = ["reproduce", "dropout", "--data", "cifar10", "--data-dir", str(root), "--no-progress"]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "data_batch_3" in err and "Traceback" not in err
+
+
 def test_5_seed_beyond_int64_is_refused_before_any_work(capsys, no_training):
     code = cli.main(["reproduce", "dropout", "--data", "digits", "--seed", str(2**63)])
     err = capsys.readouterr().err
