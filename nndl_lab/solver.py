@@ -193,7 +193,12 @@ class Solver:
         Show a tqdm progress bar (only when not ``verbose``).
     seed : int or None
         Fixes the minibatch order and the accuracy subsamples (see
-        :func:`minibatch_rngs`).
+        :func:`minibatch_rngs`); an integer in [0, 2**63 - 1].
+
+    Training runs with the BLAS limited to one thread (in the training
+    thread only): the float32 rounding of a matrix product depends on the
+    number of BLAS threads, and the same seed must give the same numbers on
+    every machine (``benchmarks/bench_solver_threads.py`` measures the cost).
 
     Attributes
     ----------
@@ -211,7 +216,14 @@ class Solver:
     ------
     ValueError
         For unknown options or update rules, missing data keys, labels out of
-        range and non-positive batch sizes or epoch counts, before training.
+        range, NaN or infinite inputs, non-positive batch sizes or epoch
+        counts, a batch size of 1 for a model with batch normalization, a
+        seed outside [0, 2**63 - 1] and a ``checkpoint_name`` in a place no
+        checkpoint can be written, before training.
+    TypeError
+        For data that are not numpy arrays, non-boolean ``verbose`` or
+        ``progress``, a ``checkpoint_name`` that is not a path and booleans
+        in ``optim_config``.
     """
 
     def __init__(

@@ -38,6 +38,7 @@ import nndl_lab.data._fetch as fetch
 from nndl_lab import FullyConnectedNet, Solver, cli, layers
 from nndl_lab import experiments as ex
 from nndl_lab.data import (
+    DataError,
     DownloadError,
     UnsafeArchiveError,
     cache_info,
@@ -169,6 +170,28 @@ def test_2_concurrent_installs_take_turns_and_readers_never_see_a_partial_folder
     # One folder, one archive, no temporary leftovers.
     members = [name for name, _ in binary_members(default_fixture())]
     assert listing(root) == sorted(["cifar-10-binary.tar.gz", *members])
+
+
+def test_2_without_fcntl_a_lock_directory_serializes_installs(tmp_path, monkeypatch):
+    import nndl_lab.data._cifar10 as cifar10
+
+    monkeypatch.setattr(cifar10, "fcntl", None)
+    root = tmp_path / "cache"
+    archive = binary_archive()
+    with serve({BIN: Route(archive)}) as server:
+        download_cifar10(root, url=server.url(BIN), md5=md5(archive), progress=False)
+        assert sorted(p.name for p in root.iterdir()) == [
+            "cifar-10-batches-bin",
+            "cifar-10-binary.tar.gz",
+        ]
+        # A lock held by someone else: the install waits, then says what to do.
+        (root / ".cifar-10-install.lock").mkdir()
+        monkeypatch.setattr(cifar10, "_LOCK_WAIT", 0.3)
+        with pytest.raises(DataError, match="holds .*cifar-10-install.lock; if none is running"):
+            download_cifar10(
+                root, url=server.url(BIN), md5=md5(archive), progress=False, force=True
+            )
+        assert server.requests == [BIN]
 
 
 # --- 3. batchnorm with batch size 1 ---------------------------------------------------------------
