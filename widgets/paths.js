@@ -378,7 +378,7 @@ const LABELS = {
 const MAP_RULE_LABELS = { sgd_momentum: "heavy ball", sgd_nesterov_momentum: "Nesterov" };
 const FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const TITLE_FONT = "600 13px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
-const MARGIN = { left: 52, right: 12, top: 24, bottom: 40 };
+const MARGIN = { left: 62, right: 12, top: 24, bottom: 40 };
 
 // viridis, 9 anchors
 const VIRIDIS = [
@@ -498,7 +498,7 @@ class Frame {
     ctx.textBaseline = "bottom";
     ctx.fillText(xLabel, this.x0 + this.w / 2, this.y0 + this.h + 36);
     ctx.save();
-    ctx.translate(12, this.y0 + this.h / 2);
+    ctx.translate(4, this.y0 + this.h / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textBaseline = "top";
     ctx.fillText(yLabel, 0, 0);
@@ -523,7 +523,8 @@ function logTicks(range) {
 // ---------------------------------------------------------------------------
 // Controls
 
-// kind: "log" (slider on log10 v), "lin", "one-minus" (slider on log10(1 - v)), "int"
+// kind: "log" (slider on log10 v), "lin", "one-minus" (slider on -log10(1 - v)),
+// "sqrt" (slider on sqrt v), "int"
 const CONTROL_SPECS = {
   kappa: { label: "condition number κ", kind: "log", min: 1, max: 1000 },
   learning_rate: { label: "learning rate (SGD, momentum, Nesterov)", kind: "log", min: 1e-5, max: 1 },
@@ -550,19 +551,19 @@ const PATH_CONTROLS = [
 
 function toSlider(spec, v) {
   if (spec.kind === "log") return Math.log10(v);
-  if (spec.kind === "one-minus") return Math.log10(1 - v);
+  if (spec.kind === "one-minus") return -Math.log10(1 - v);
   if (spec.kind === "sqrt") return Math.sqrt(v);
   return v;
 }
 function fromSlider(spec, p) {
   if (spec.kind === "log") return Math.pow(10, p);
-  if (spec.kind === "one-minus") return 1 - Math.pow(10, p);
+  if (spec.kind === "one-minus") return 1 - Math.pow(10, -p);
   if (spec.kind === "sqrt") return p * p;
   if (spec.kind === "int") return Math.round(p);
   return p;
 }
 function sliderRange(spec) {
-  if (spec.kind === "one-minus") return [Math.log10(1 - spec.max), 0];
+  if (spec.kind === "one-minus") return [0, -Math.log10(1 - spec.max)];
   return [toSlider(spec, spec.min), toSlider(spec, spec.max)];
 }
 function valueText(name, v) {
@@ -576,10 +577,10 @@ function valueText(name, v) {
 // ---------------------------------------------------------------------------
 // The view
 
-const PATH_SIZE = [420, 320];
-const LOSS_SIZE = [320, 320];
-const MAP_SIZE = [420, 340];
-const EIGEN_SIZE = [320, 340];
+const PATH_SIZE = [400, 300];
+const LOSS_SIZE = [300, 300];
+const MAP_SIZE = [420, 330];
+const EIGEN_SIZE = [300, 330];
 
 let uid = 0;
 
@@ -673,8 +674,22 @@ class OptimizerPathsView {
       this.inputs.surface = select;
     }
     this.addSlider(controls, "kappa");
+    // The rules this widget offers (its legend), and only the controls they use.
+    this.available = RULES.filter((r) => this.get("rules").includes(r));
+    const uses = {
+      learning_rate: ["sgd", "sgd_momentum", "sgd_nesterov_momentum"],
+      momentum: ["sgd_momentum", "sgd_nesterov_momentum"],
+      adaptive_learning_rate: ["rmsprop", "adam"],
+      decay_rate: ["rmsprop"],
+      beta1: ["adam"],
+      beta2: ["adam"],
+      epsilon: ["rmsprop", "adam"],
+    };
+    const offered = (name) => hasMap && (name === "learning_rate" || name === "momentum")
+      ? true
+      : !uses[name] || uses[name].some((r) => this.available.includes(r));
     const names = hasPaths ? PATH_CONTROLS : ["learning_rate", "momentum", "num_steps"];
-    for (const name of names) this.addSlider(controls, name);
+    for (const name of names) if (offered(name)) this.addSlider(controls, name);
     if (hasPaths) {
       const seed = el("input", {
         type: "number",
@@ -723,49 +738,50 @@ class OptimizerPathsView {
       this.canvases[name] = { canvas, size, ctx: setupCanvas(canvas, size[0], size[1]), wrap };
       return wrap;
     };
-    if (this.panels.has("paths")) {
-      const wrap = addCanvas(
-        "paths",
-        PATH_SIZE,
-        "paths of the update rules over the contours of the loss; drag or click to move the start, arrow keys move it",
-      );
-      this.legend = el("div", { class: "nndl-op-legend", role: "group", "aria-label": "rules shown" });
-      for (const rule of RULES) {
-        const id = `${this.id}-rule-${rule}`;
-        const box = el("input", { type: "checkbox", id, "data-rule": rule });
-        box.addEventListener("change", () => {
-          const shown = RULES.filter((r) =>
-            r === rule ? box.checked : this.get("rules").includes(r),
-          );
-          this.set({ rules: shown });
-        });
-        const swatch = el("span", { class: "nndl-op-swatch" });
-        swatch.style.background = COLORS[rule];
-        this.legend.appendChild(
-          el("label", { for: id, class: "nndl-op-legend-item" }, [box, swatch, el("span", { text: LABELS[rule] })]),
+    const makers = {
+      paths: () => {
+        const wrap = addCanvas(
+          "paths",
+          PATH_SIZE,
+          "paths of the update rules over the contours of the loss; drag or click to move the start, arrow keys move it",
         );
-      }
-      wrap.appendChild(this.legend);
-      this.attachStartDrag();
-    }
-    if (this.panels.has("loss")) addCanvas("loss", LOSS_SIZE, "loss per step of each rule, log scale");
-    if (this.panels.has("map")) {
-      const wrap = addCanvas(
-        "map",
-        MAP_SIZE,
-        "convergence rate over learning rate and momentum; click to choose them, arrow keys move the choice",
-      );
-      wrap.appendChild(
-        el("div", {
-          class: "nndl-op-note",
-          text: "white: diverges · solid line: stability limit · dotted: critical damping of the flattest and steepest directions · ★ optimum · ○ current setting",
-        }),
-      );
-      this.attachMapClick();
-    }
-    if (this.panels.has("eigen")) {
-      addCanvas("eigen", EIGEN_SIZE, "error along each eigen-direction over the steps, log scale");
-    }
+        this.legend = el("div", { class: "nndl-op-legend", role: "group", "aria-label": "rules shown" });
+        for (const rule of this.available) {
+          const id = `${this.id}-rule-${rule}`;
+          const box = el("input", { type: "checkbox", id, "data-rule": rule, "aria-label": `show ${LABELS[rule]}` });
+          box.addEventListener("change", () => {
+            const shown = this.available.filter((r) =>
+              r === rule ? box.checked : this.get("rules").includes(r),
+            );
+            this.set({ rules: shown });
+          });
+          const swatch = el("span", { class: "nndl-op-swatch" });
+          swatch.style.background = COLORS[rule];
+          this.legend.appendChild(
+            el("label", { for: id, class: "nndl-op-legend-item" }, [box, swatch, el("span", { text: LABELS[rule] })]),
+          );
+        }
+        wrap.appendChild(this.legend);
+        this.attachStartDrag();
+      },
+      loss: () => addCanvas("loss", LOSS_SIZE, "loss per step of each rule, log scale"),
+      map: () => {
+        const wrap = addCanvas(
+          "map",
+          MAP_SIZE,
+          "convergence rate over learning rate and momentum; click to choose them, arrow keys move the choice",
+        );
+        wrap.appendChild(
+          el("div", {
+            class: "nndl-op-note",
+            text: "white: diverges · solid line: stability limit · dotted: critical damping of the flattest and steepest directions · ★ optimum · ○ current setting (click to move it)",
+          }),
+        );
+        this.attachMapClick();
+      },
+      eigen: () => addCanvas("eigen", EIGEN_SIZE, "error along each eigen-direction over the steps, log scale"),
+    };
+    for (const name of panels) makers[name]();
     this.messages = el("div", { class: "nndl-op-messages", "aria-live": "polite" });
     root.appendChild(this.messages);
     this.timing = el("div", { class: "nndl-op-timing" });
@@ -816,6 +832,28 @@ class OptimizerPathsView {
     input.addEventListener("input", () => {
       const v = fromSlider(spec, Number(input.value));
       this.set({ [name]: v });
+    });
+    // Arrow keys move by 1/200 of the track, Page Up/Down by 1/20 (a step="any"
+    // slider has no step of its own), Home/End to the ends.
+    input.addEventListener("keydown", (event) => {
+      const span = hi - lo;
+      const moves = {
+        ArrowRight: span / 200,
+        ArrowUp: span / 200,
+        ArrowLeft: -span / 200,
+        ArrowDown: -span / 200,
+        PageUp: span / 20,
+        PageDown: -span / 20,
+      };
+      let p;
+      if (event.key in moves) p = Number(input.value) + moves[event.key];
+      else if (event.key === "Home") p = lo;
+      else if (event.key === "End") p = hi;
+      else return;
+      event.preventDefault();
+      if (spec.kind === "int") p = Number(input.value) + Math.sign(p - Number(input.value)) * Math.max(1, Math.round(Math.abs(p - Number(input.value))));
+      input.value = String(Math.min(hi, Math.max(lo, p)));
+      this.set({ [name]: fromSlider(spec, Number(input.value)) });
     });
     parent.appendChild(
       el("label", { class: "nndl-op-control", for: id }, [
@@ -868,9 +906,9 @@ class OptimizerPathsView {
     const s = this.setting();
     const notes = [];
     if (this.panels.has("paths") || this.panels.has("loss")) {
-      this.runs = surfacePaths(s, RULES);
+      this.runs = surfacePaths(s, this.available);
       const shown = this.get("rules");
-      for (const rule of RULES) {
+      for (const rule of this.available) {
         const run = this.runs[rule];
         if (shown.includes(rule) && run.divergedAt !== null) {
           notes.push(`${LABELS[rule]} diverged at step ${run.divergedAt}`);
@@ -886,6 +924,8 @@ class OptimizerPathsView {
     this.redrawTimes.push(ms);
     if (this.redrawTimes.length > 200) this.redrawTimes.shift();
     this.root.dataset.redrawMs = ms.toFixed(3);
+    this.redraws = (this.redraws || 0) + 1;
+    this.root.dataset.redraws = String(this.redraws);
     this.timing.textContent = `computed and drawn in the page in ${ms.toFixed(1)} ms`;
     return ms;
   }
@@ -959,7 +999,7 @@ class OptimizerPathsView {
     const info = this.surfaceInfo(s.surface);
     ctx.save();
     frame.clip(ctx);
-    for (const rule of RULES) {
+    for (const rule of this.available) {
       if (!shown.includes(rule)) continue;
       const { path, divergedAt } = this.runs[rule];
       const n = divergedAt === null ? path.length / 2 : divergedAt;
@@ -1064,6 +1104,7 @@ class OptimizerPathsView {
     let hi = -Infinity;
     let first = 0;
     for (const rule of shown) {
+      if (!this.runs[rule]) continue;
       const { loss } = this.runs[rule];
       if (loss[0] > 0) first = Math.max(first, loss[0]);
       for (const v of loss) {
@@ -1084,7 +1125,7 @@ class OptimizerPathsView {
     const frame = new Frame(size[0], size[1], [0, s.num_steps], yr, { yLog: true });
     ctx.save();
     frame.clip(ctx);
-    for (const rule of RULES) {
+    for (const rule of this.available) {
       if (!shown.includes(rule)) continue;
       const { loss } = this.runs[rule];
       ctx.strokeStyle = COLORS[rule];
@@ -1155,7 +1196,7 @@ class OptimizerPathsView {
   drawMap(s) {
     const { ctx, size } = this.canvases.map;
     const rule = this.get("map_rule");
-    const colorbar = 56;
+    const colorbar = 72;
     ctx.clearRect(0, 0, size[0], size[1]);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, size[0], size[1]);
@@ -1344,7 +1385,7 @@ class OptimizerPathsView {
       ctx.setLineDash([]);
     }
     ctx.restore();
-    frame.axes(ctx, `${MAP_RULE_LABELS[rule]}: error along each eigen-direction`, "step", "|error| (log scale)");
+    frame.axes(ctx, "error per eigen-direction", "step", "|error| (log scale)");
     // legend below the plot
     ctx.font = FONT;
     ctx.textBaseline = "middle";
@@ -1352,9 +1393,9 @@ class OptimizerPathsView {
     let x = frame.x0;
     const y = size[1] - 10;
     const entries = [
-      [colors[0], `λ = 1 (flattest)`, false],
-      [colors[1], `λ = κ = ${fmt(s.kappa)} (steepest)`, false],
-      ["#444", "r^t", true],
+      [colors[0], "λ = 1", false],
+      [colors[1], `λ = κ = ${fmt(s.kappa)}`, false],
+      ["#444", "rateᵗ", true],
     ];
     for (const [color, text, dashed] of entries) {
       ctx.strokeStyle = color;
@@ -1367,7 +1408,7 @@ class OptimizerPathsView {
       ctx.setLineDash([]);
       ctx.fillStyle = "#222";
       ctx.fillText(text, x + 20, y);
-      x += 28 + ctx.measureText(text).width;
+      x += 30 + ctx.measureText(text).width;
     }
   }
 }
