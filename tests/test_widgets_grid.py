@@ -191,8 +191,8 @@ CASES = {
         surface,
         (8, 4),
     ),
-    "adaptive_rates": (widgets.adaptive_rates, adaptive, (8, 4)),
-    "batchnorm_vs_baseline": (widgets.batchnorm_vs_baseline, batchnorm, (8, 4)),
+    "adaptive_rates": (widgets.adaptive_rates, adaptive, (6, 4)),
+    "batchnorm_vs_baseline": (widgets.batchnorm_vs_baseline, batchnorm, (6, 4)),
     "weight_scale_sensitivity": (widgets.weight_scale_sensitivity, sweep, (6,)),
     "dropout_regularization": (widgets.dropout_regularization, dropout, (8,)),
 }

@@ -178,6 +178,11 @@ class Cache:
         with self._lock:
             return key in self._items
 
+    def clear(self) -> None:
+        """Forget everything (benchmarks measure uncached redraws this way)."""
+        with self._lock:
+            self._items.clear()
+
     def put(self, key, value) -> None:
         with self._lock:
             self._items[key] = value
@@ -257,8 +262,8 @@ class App(W.VBox):
         notes: Sequence[str] = (),
         grid: bool = True,
         threaded: bool = True,
-        dpi: float = 100,
-        colors: int | None = 128,
+        dpi: float = 90,
+        colors: int | None = 64,
         cache: Cache | None = None,
     ):
         keys = [c.key for c in controls]
@@ -476,6 +481,10 @@ class App(W.VBox):
             self._holding = False
         if changed:
             self._request()
+
+    def redraw(self) -> None:
+        """Compute and draw the current setting again (from the cache if it is there)."""
+        self._request()
 
     # -- events ---------------------------------------------------------------
 

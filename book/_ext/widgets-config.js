@@ -23,6 +23,9 @@
  *    is assigned to window.MathJax (the Sphinx config, then MathJax 3 itself,
  *    which replaces it) gets a non-enumerable Hub whose Queue typesets the
  *    element with the MathJax 3 API once MathJax has started.
+ * 5. The apps' slider handles (noUiSlider) get an aria-label (the control's
+ *    description) and an aria-valuetext equal to the readout (noUiSlider's own
+ *    is the option index of a SelectionSlider, e.g. "3.00").
  */
 (function () {
   "use strict";
@@ -80,5 +83,36 @@
     set: function (value) {
       current = withHub(value);
     },
+  });
+
+  // 5. aria-label and a readable aria-valuetext on the apps' slider handles.
+  function describe(control) {
+    var handle = control.querySelector(".noUi-handle");
+    if (!handle) return;
+    var label = control.querySelector(".widget-label");
+    var readout = control.querySelector(".widget-readout");
+    var name = label ? label.textContent.trim() : "";
+    var text = readout ? readout.textContent.trim() : "";
+    if (name && handle.getAttribute("aria-label") !== name) {
+      handle.setAttribute("aria-label", name);
+    }
+    if (text && handle.getAttribute("aria-valuetext") !== text) {
+      handle.setAttribute("aria-valuetext", text);
+    }
+  }
+  var queued = false;
+  new MutationObserver(function () {
+    if (queued) return;
+    queued = true;
+    window.requestAnimationFrame(function () {
+      queued = false;
+      document.querySelectorAll(".nndl-app .nndl-control").forEach(describe);
+    });
+  }).observe(document.documentElement, {
+    subtree: true,
+    childList: true,
+    characterData: true,
+    attributes: true,
+    attributeFilter: ["aria-valuetext"],
   });
 })();

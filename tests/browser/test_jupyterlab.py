@@ -11,14 +11,16 @@ app), appends a probe cell, and opens it in headless Chromium at
 the test).  Then, through the UI only:
 
 1. Run > Run All Cells; wait for the app and the probe's first report;
-2. focus the handle of the app's live-only slider (``.nndl-fine-slider``, the
-   continuous companion of a grid slider; else another ``.nndl-live-only``
-   slider) and press ArrowRight: one fine step, a value between grid points;
+2. type a value between two grid values into the entry box of the app's first
+   grid control (``.nndl-entry``, live kernel only) and press Enter;
 3. the app's visible image must change to bytes that differ from the frame
-   shown before and from every precomputed grid frame;
+   shown before and from every precomputed grid frame, and the grid slider's
+   readout must show the typed value (one control per setting);
 4. run the probe cell again (click it, Shift+Enter): the kernel's app must show
    the new off-grid setting, have computed more than before, and its live frame
-   must be the bytes the browser shows.
+   must be the bytes the browser shows;
+5. shut the kernel down (Kernel > Shut Down Kernel): the app must say so
+   (``.nndl-kernel-gone`` visible) and hide its live-only controls.
 
 The server is shut down in the fixture's teardown (REST shutdown, then
 SIGTERM/SIGKILL of its process group), and any kernel process started under the
@@ -478,34 +480,32 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         first = read_probe(page, probe_path, 0, RUN_TIMEOUT_S)
         t_ran = time.perf_counter()
 
-        # The app to drive: the first with a live-only slider.
+        # The app to drive: the first with an entry box for a typed value.
         apps = page.locator(".jp-OutputArea .nndl-app")
         apps.first.wait_for(state="visible", timeout=30_000)
         target = None
         for i in range(apps.count()):
             app = apps.nth(i)
-            for selector in (".nndl-fine-slider", ".nndl-live-only.widget-slider"):
-                sliders = app.locator(selector)
-                if sliders.count():
-                    target = (app, sliders.first)
-                    break
-            if target:
+            entries = app.locator(".nndl-grid-controls .nndl-entry")
+            if entries.count():
+                target = (app, entries.first)
                 break
-        assert target, "no app on the page has a live-only slider"
-        app, slider = target
+        assert target, "no app on the page has a grid control with an entry box"
+        app, entry = target
         app_classes = (app.get_attribute("class") or "").split()
         app_name = next(c[len("nndl-app-") :] for c in app_classes if c.startswith("nndl-app-"))
-        slider_classes = (slider.get_attribute("class") or "").split()
+        entry_classes = (entry.get_attribute("class") or "").split()
         key = next(
-            c[len("nndl-live-") :]
-            for c in slider_classes
-            if c.startswith("nndl-live-") and c != "nndl-live-only"
+            c[len("nndl-entry-") :]
+            for c in entry_classes
+            if c.startswith("nndl-entry-") and c != "nndl-entry"
         )
         kernel_apps = [a for a in first["apps"] if a["name"] == app_name]
         assert len(kernel_apps) == 1, f"{len(kernel_apps)} apps named {app_name} in the kernel"
         kernel_app = kernel_apps[0]
         frames = {base64.b64decode(f) for f in kernel_app["frames"]}
         assert frames, f"{app_name}: the kernel's app has no grid frames"
+        grid = next(a["values"] for a in kernel_app["axes"] if a["key"] == key)
 
         app.scroll_into_view_if_needed()
         before = app.evaluate(VISIBLE_PNG)
@@ -513,12 +513,16 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         before_png = base64.b64decode(before["b64"])
         on_grid = before_png in frames
         assert on_grid, f"{app_name}: the figure shown first is not a grid frame"
-        readout = slider.locator(".widget-readout")
+        readout = app.locator(f".nndl-grid-{key} .widget-readout")
         value_before = readout.inner_text().strip()
 
-        # Move the live-only slider one fine step with the keyboard.
-        slider.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
+        # Type a value between the first two grid values into the entry box.
+        typed = grid[0] + 0.37 * (grid[1] - grid[0])
+        if isinstance(grid[0], float) and grid[0] > 0:
+            typed = math.sqrt(grid[0] * grid[1])
+        typed_text = f"{typed:.4g}"
+        entry.locator("input").fill(typed_text)
+        entry.locator("input").press("Enter")
         t_moved = time.perf_counter()
         value_after = value_before
         for _ in range(50):
@@ -526,7 +530,9 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
             if value_after != value_before:
                 break
             page.wait_for_timeout(100)
-        assert value_after != value_before, f"{key}: the slider did not move ({value_before})"
+        assert float(value_after) == float(typed_text), (
+            f"{key}: the readout shows {value_after!r} after typing {typed_text}"
+        )
 
         deadline = time.monotonic() + RETRAIN_TIMEOUT_S
         while True:
@@ -568,6 +574,20 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         assert same, "the browser does not show the kernel's live frame"
         kernels = [s["kernel"]["id"] for s in jupyter_lab.get("api/sessions")]
         assert kernels == [kernel_id], f"the kernel changed during the test: {kernels}"
+        # Kernel > Shut Down Kernel: the app says so and hides its live-only controls.
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel$")).click()
+        dialog = page.locator(".jp-Dialog")
+        try:
+            dialog.first.wait_for(state="visible", timeout=3_000)
+            dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+        except Exception:  # noqa: BLE001, S110 - no confirmation dialog in this version
+            pass
+        gone = app.locator(".nndl-kernel-gone")
+        gone.wait_for(state="visible", timeout=20_000)
+        assert "kernel has stopped" in gone.inner_text()
+        assert app.locator(".nndl-live-controls").is_hidden()
+        status = page.locator(KERNEL_STATUS).first.get_attribute("data-status")
         assert not page_errors, f"page errors: {page_errors}"
         assert not external, f"requests leaving 127.0.0.1: {external}"
     except Exception as err:
@@ -577,5 +597,6 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
     browser_report(
         f"jupyterlab: {what}: opened in {t_open - t_start:.1f} s, ran in {t_ran - t_open:.1f} s; "
         f"{app_name} {key} {value_before} -> {value_after} redrawn in "
-        f"{t_redrawn - t_moved:.1f} s; total {time.perf_counter() - t_start:.1f} s"
+        f"{t_redrawn - t_moved:.1f} s; kernel shut down: message shown (status {status}); "
+        f"total {time.perf_counter() - t_start:.1f} s"
     )
