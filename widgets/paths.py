@@ -112,8 +112,9 @@ class OptimizerPaths(anywidget.AnyWidget):
     Attributes
     ----------
     panels : list of str
-        Which of :data:`PANELS` to show, in that order of the page.
-    surface : {"quadratic", "rotated", "rosenbrock", "saddle"}
+        Which of ``PANELS`` to show, in that order of the page.
+    surface : str
+        ``"quadratic"``, ``"rotated"``, ``"rosenbrock"`` or ``"saddle"``.
     kappa : float
         Condition number of the bowls and of the map's quadratic (eigenvalues 1 … κ).
     learning_rate, momentum : float
@@ -131,8 +132,9 @@ class OptimizerPaths(anywidget.AnyWidget):
         changes.
     rules : list of str
         The rules drawn (the page's legend toggles them).
-    map_rule : {"sgd_momentum", "sgd_nesterov_momentum"}
-        The rule of the convergence map and of the eigen-direction panel.
+    map_rule : str
+        ``"sgd_momentum"`` or ``"sgd_nesterov_momentum"``: the rule of the convergence
+        map and of the eigen-direction panel.
     """
 
     _esm = _HERE / "paths.js"
@@ -265,7 +267,7 @@ def optimizer_paths(surface="quadratic", *, panels=("paths", "loss"), **settings
     ----------
     surface : {"quadratic", "rotated", "rosenbrock", "saddle"}
     panels : sequence of str, default ("paths", "loss")
-        From :data:`PANELS`.
+        From ``PANELS``.
     **settings
         Initial values of the traits of :class:`OptimizerPaths` (``learning_rate``,
         ``momentum``, ``adaptive_learning_rate``, ``decay_rate``, ``beta1``,
