@@ -559,6 +559,17 @@ def test_7_a_trickling_server_meets_the_deadline(tmp_path, monkeypatch):
     assert listing(root) == []
 
 
+def test_7_a_stalled_transfer_is_abandoned(tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(fetch, "STALL_BYTES", 100)
+    root = tmp_path / "cache"
+    body = b"x" * 1000  # 20 bytes a second: under 100 bytes in half a second
+    with serve({BIN: Route(body, trickle=0.05)}) as server:
+        with pytest.raises(DownloadError, match="stalled: fewer than 100 bytes in 0.5 s"):
+            download_cifar10(root, url=server.url(BIN), md5=md5(body), progress=False, timeout=5)
+    assert listing(root) == []
+
+
 @pytest.mark.parametrize("send_length", [True, False])
 def test_7_a_body_larger_than_the_cap_is_refused(tmp_path, monkeypatch, send_length):
     monkeypatch.setattr(fetch, "MAX_DOWNLOAD_BYTES", 100_000)

@@ -469,8 +469,9 @@ def download_cifar10(
         Keep the verified archive in the cache directory (lets
         ``nndl-lab data info`` re-check it and re-extract without network).
     timeout : float
-        Seconds to wait on each network operation (the whole download may take
-        at most an hour, and at most 256 MiB are accepted).
+        Seconds to wait on each network operation. Besides, the whole download
+        may take at most an hour, a transfer bringing less than 16 KiB in a
+        minute is abandoned as stalled, and at most 256 MiB are accepted.
 
     Returns
     -------

@@ -31,6 +31,9 @@ _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 MAX_DOWNLOAD_BYTES = 256 * 2**20
 #: Nor take longer than this in all, however slowly the server trickles bytes.
 DOWNLOAD_DEADLINE = 3600.0
+#: A transfer that brings fewer than STALL_BYTES in STALL_SECONDS has stalled.
+STALL_SECONDS = 60.0
+STALL_BYTES = 16 * 1024
 #: Extraction limits: per member (a CIFAR-10 batch is about 31 MB) and in all.
 MAX_MEMBER_BYTES = 64 * 2**20
 MAX_EXTRACTED_BYTES = 256 * 2**20
@@ -140,7 +143,9 @@ def download_verified(
     hint : str
         How to retry; appended to every error message.
     deadline : float, optional
-        Seconds the whole download may take (default :data:`DOWNLOAD_DEADLINE`).
+        Seconds the whole download may take (default :data:`DOWNLOAD_DEADLINE`);
+        a transfer that brings fewer than :data:`STALL_BYTES` in
+        :data:`STALL_SECONDS` is abandoned as stalled sooner.
     max_bytes : int, optional
         Refuse a body larger than this, announced or received (default
         :data:`MAX_DOWNLOAD_BYTES`).
@@ -186,6 +191,7 @@ def download_verified(
 def _stream(url, out, name, progress, timeout, hint, deadline, max_bytes):
     """Copy the response body to ``out``; return (received, Content-Length, md5)."""
     give_up_at = time.monotonic() + deadline
+    window_start, window_bytes = time.monotonic(), 0
     request = urllib.request.Request(url, headers={"User-Agent": "nndl-lab"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -213,11 +219,20 @@ def _stream(url, out, name, progress, timeout, hint, deadline, max_bytes):
         bar = _progress_bar(total=expected_size, desc=name, disable=not progress)
         try:
             while True:
-                if time.monotonic() > give_up_at:
+                now = time.monotonic()
+                if now > give_up_at:
                     raise DownloadError(
                         f"download of {url} took longer than {deadline:g} s (received "
                         f"{_format_bytes(received)}); the partial file was discarded. {hint}"
                     )
+                if now - window_start >= STALL_SECONDS:
+                    if received - window_bytes < STALL_BYTES:
+                        raise DownloadError(
+                            f"download of {url} stalled: fewer than {_format_bytes(STALL_BYTES)} "
+                            f"in {STALL_SECONDS:g} s (received {_format_bytes(received)}); the "
+                            f"partial file was discarded. {hint}"
+                        )
+                    window_start, window_bytes = now, received
                 try:
                     chunk = read(_CHUNK_SIZE)
                 except http.client.IncompleteRead as exc:
