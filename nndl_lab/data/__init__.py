@@ -138,6 +138,8 @@ def get_data(
                 **counts(CIFAR10_DEFAULTS), subtract_mean=subtract_mean, data_dir=data_dir
             )
         except SplitTooLargeError as exc:
+            if None not in given.values():
+                raise
             raise SplitTooLargeError(f"{exc}; {_default_split_note(given)}") from None
     if data is not None:
         line = (
@@ -163,11 +165,9 @@ def _default_split_note(given) -> str:
     if len(defaulted) == len(given):
         split = " / ".join(str(CIFAR10_DEFAULTS[key]) for key in CIFAR10_DEFAULTS)
         what = f"no split sizes were given, so get_data used CIFAR-10's default split {split}"
-    elif defaulted:
+    else:
         listed = " and ".join(f"{key} = {CIFAR10_DEFAULTS[key]}" for key in defaulted)
         what = f"{listed} were the defaults"
-    else:
-        return "this copy holds fewer images"
     return f"{what}; pass num_training, num_validation and num_test that fit this copy"
 
 
@@ -178,8 +178,9 @@ def _cached_cifar10_or_none(counts, given, subtract_mean, data_dir):
             **counts, subtract_mean=subtract_mean, data_dir=data_dir, download=False
         )
     except SplitTooLargeError as exc:
+        if None not in given.values():
+            raise  # split sizes the caller asked for: their error, not the cache's
         if any(value is not None for value in given.values()):
-            # Split sizes the caller asked for: their error, not the cache's.
             raise SplitTooLargeError(f"{exc}; {_default_split_note(given)}") from None
         problem = f"{exc}; {_default_split_note(given)}"
     except (DataError, pickle.UnpicklingError, FileNotFoundError) as exc:
