@@ -395,4 +395,7 @@ def _build(panels, settings, defaults):
         raise ValueError(
             f"rule must be one of {list(rates.MOMENTUM_RULES)}, got {values['map_rule']!r}"
         )
-    return OptimizerPaths(panels=panels, **values)
+    start = values.pop("start")
+    widget = OptimizerPaths(panels=panels, **values)
+    widget.start = start  # after the surface, whose change resets the start
+    return widget
