@@ -136,8 +136,19 @@ def _read_while_installing(root, stop, results):
         results.put(("error", f"reader: {exc!r}"))
 
 
-@pytest.mark.parametrize("force", [False, True])
-def test_2_concurrent_installs_take_turns_and_readers_never_see_a_partial_folder(tmp_path, force):
+@pytest.mark.parametrize(
+    ("force", "exchange"), [(False, True), (True, True), (True, False)], ids=str
+)
+def test_2_concurrent_installs_take_turns_and_readers_never_see_a_partial_folder(
+    tmp_path, monkeypatch, force, exchange
+):
+    """Two installers and a reader in three processes; with ``force`` the folder is
+    replaced while the reader reads, by an atomic exchange or (``exchange`` False, as
+    where the system has none) by two renames."""
+    if not exchange:
+        import nndl_lab.data._cifar10 as cifar10
+
+        monkeypatch.setattr(cifar10, "_exchange", lambda a, b: False)
     ctx = multiprocessing.get_context("fork")
     root = tmp_path / "cache"
     archive = binary_archive()
