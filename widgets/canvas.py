@@ -129,13 +129,13 @@ def png_bytes(
         return buf.getvalue()
     image = PILImage.open(io.BytesIO(buf.getvalue())).convert("RGB")
     image = image.quantize(
-        colors=colors, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE
+        colors=colors, method=PILImage.Quantize.FASTOCTREE, dither=PILImage.Dither.NONE
     )
     info = PngInfo()
     for key, value in text.items():
         info.add_text(key, value)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True, pnginfo=info)
+    image.save(out, format="PNG", pnginfo=info)
     return out.getvalue()
 
 

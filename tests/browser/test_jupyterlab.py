@@ -97,6 +97,8 @@ with open({PROBE_FILE!r}, "w") as _f:
                     "computations": _a.computations,
                     "mode": _a.mode.selected_index,
                     "last_error": _a.last_error,
+                    "setting": {{_k: _plain(_v) for _k, _v in _a.setting().items()}},
+                    "cancelled": _a.worker.cancelled,
                 }}
                 for _a in _gc.get_objects()
                 if isinstance(_a, _widgets.App)
@@ -123,7 +125,7 @@ VISIBLE_PNG = """async (app) => {
     s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
   }
   const busy = app.querySelector('.nndl-busy');
-  return {b64: btoa(s), busy: busy ? busy.textContent.trim() : ''};
+  return {b64: btoa(s), busy: busy ? busy.textContent.trim() : '', cls: img.className};
 }"""
 
 
@@ -162,19 +164,27 @@ def chapter_with_app() -> tuple[Path, float] | None:
     return (min(found)[1], min(found)[0]) if found else None
 
 
-def write_notebook(folder: Path) -> tuple[str, str]:
-    """Write the notebook under test into ``folder``: (file name, description)."""
+def write_notebook(folder: Path, cells: list[str] | None = None) -> tuple[str, str]:
+    """Write the notebook under test into ``folder``: (file name, description).
+
+    ``cells``: a generated notebook of these cells (default: the quickest chapter
+    with an app, else ``GENERATED_CELLS``).
+    """
     import nbformat
 
-    chosen = chapter_with_app()
+    chosen = chapter_with_app() if cells is None else None
     if chosen is not None:
         source, seconds = chosen
         nb = nbformat.read(source, as_version=4)
         what = f"{source.relative_to(ROOT)} (recorded run {seconds:.1f} s)"
     else:
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(c) for c in GENERATED_CELLS]
-        what = "a generated notebook (no chapter of the toc displays an app)"
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in (cells or GENERATED_CELLS)]
+        what = (
+            "a generated notebook"
+            if cells
+            else "a generated notebook (no chapter of the toc displays an app)"
+        )
     for cell in nb.cells:  # start clean: the test runs everything itself
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -599,4 +609,120 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         f"{app_name} {key} {value_before} -> {value_after} redrawn in "
         f"{t_redrawn - t_moved:.1f} s; kernel shut down: message shown (status {status}); "
         f"total {time.perf_counter() - t_start:.1f} s"
+    )
+
+
+# The dropout app on few images: quick to build, and its live-only controls can ask
+# for a run of many seconds (1,000 hidden units, 100 epochs).
+WAITING_CELLS = [
+    "import widgets\nfrom nndl_lab.data import get_data\n\n"
+    "data = get_data('digits')\n"
+    "app = widgets.dropout_regularization(data, num_train=100, num_epochs=5)\napp",
+]
+
+
+def test_rapid_moves_and_interrupted_run_in_jupyterlab(browser, jupyter_lab: Lab, browser_report):
+    """Rapid slider moves end on the last setting; a change during a long run interrupts
+    it (the run shows progress first); the figure is the kernel's, for the last setting."""
+    t_start = time.perf_counter()
+    name, what = write_notebook(jupyter_lab.root, WAITING_CELLS)
+    probe_path = jupyter_lab.root / PROBE_FILE
+    external: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = None
+    try:
+
+        def block(route) -> None:
+            external.append(route.request.url)
+            route.abort("blockedbyclient")
+
+        local = "|".join(re.escape(p) for p in (jupyter_lab.url, "data:", "blob:", "about:"))
+        context.route(re.compile(f"^(?!{local})"), block)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.goto(f"{jupyter_lab.url}lab/tree/{name}?token={jupyter_lab.token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
+        start_kernel(page, jupyter_lab, name)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        first = read_probe(page, probe_path, 0, RUN_TIMEOUT_S)
+        app = page.locator(".jp-OutputArea .nndl-app").first
+        app.wait_for(state="visible", timeout=30_000)
+        app.scroll_into_view_if_needed()
+        busy = app.locator(".nndl-busy")
+
+        def settled(before: dict, timeout: float) -> dict:
+            """The app's state once it shows a new live frame (the kernel's) and is not busy."""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                now = app.evaluate(VISIBLE_PNG)
+                new = "b64" in now and now["b64"] != before.get("b64")
+                if new and not now["busy"] and "nndl-live-frame" in now["cls"]:
+                    return now
+                page.wait_for_timeout(100)
+            raise AssertionError(f"the app did not settle within {timeout:.0f} s")
+
+        # 1. rapid moves: five arrow presses without waiting
+        handle = app.locator(".nndl-grid-keep_ratio .noUi-handle")
+        before = app.evaluate(VISIBLE_PNG)
+        handle.focus()
+        for key in ("ArrowLeft", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft"):
+            page.keyboard.press(key)
+        readout = app.locator(".nndl-grid-keep_ratio .widget-readout")
+        settled(before, RETRAIN_TIMEOUT_S)
+        seq = first["seq"]
+        probe_cell = page.locator(".jp-Notebook .jp-Cell", has_text="Test probe").last
+
+        def run_probe(after: int, timeout: float = 30) -> dict:
+            probe_cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            return read_probe(page, probe_path, after, timeout)
+
+        for _ in range(20):  # ask the kernel until it has drawn its latest setting
+            second = run_probe(seq)
+            seq = second["seq"]
+            (kernel_app,) = second["apps"]
+            if kernel_app["setting"] == kernel_app["shown_setting"]:
+                break
+            page.wait_for_timeout(500)
+        shown = app.evaluate(VISIBLE_PNG)
+        last = float(readout.inner_text().strip())
+        assert kernel_app["shown_setting"]["keep_ratio"] == last, (kernel_app, last)
+        assert kernel_app["setting"] == kernel_app["shown_setting"]
+        assert base64.b64decode(kernel_app["live_frame"]) == base64.b64decode(shown["b64"])
+
+        # 2. a long run (1,000 hidden units, 100 epochs), interrupted by a short one
+        before = shown
+        for key, value in (("width", "1000"), ("num_epochs", "100")):
+            box = app.locator(f".nndl-entry-{key} input")
+            box.fill(value)
+            box.press("Enter")
+        progress = app.locator(".nndl-progress")
+        progress.wait_for(state="visible", timeout=20_000)
+        waiting = busy.inner_text().strip()
+        assert waiting.startswith("computing…") and " s" in waiting, waiting
+        t_change = time.perf_counter()
+        box = app.locator(".nndl-entry-num_epochs input")
+        box.fill("5")
+        box.press("Enter")
+        settled(before, RETRAIN_TIMEOUT_S)
+        t_done = time.perf_counter()
+        third = run_probe(seq, 60)
+        (kernel_app,) = third["apps"]
+        assert kernel_app["cancelled"] >= 1, "the long run was not interrupted"
+        assert kernel_app["shown_setting"]["num_epochs"] == 5.0
+        assert kernel_app["shown_setting"]["width"] == 1000.0
+        assert kernel_app["last_error"] is None, kernel_app["last_error"]
+        assert not page_errors, f"page errors: {page_errors}"
+        assert not external, f"requests leaving 127.0.0.1: {external}"
+    except Exception as err:
+        raise AssertionError(f"{err}\n{diagnose(page, jupyter_lab)}") from err
+    finally:
+        context.close()
+    browser_report(
+        f"jupyterlab: {what}: rapid moves ended on the last setting; a long run showed "
+        f"{waiting!r} and was interrupted: the short setting drawn {t_done - t_change:.1f} s "
+        f"after the change; total {time.perf_counter() - t_start:.1f} s"
     )
