@@ -577,10 +577,11 @@ function valueText(name, v) {
 // ---------------------------------------------------------------------------
 // The view
 
-const PATH_SIZE = [400, 300];
-const LOSS_SIZE = [300, 300];
-const MAP_SIZE = [420, 330];
-const EIGEN_SIZE = [300, 330];
+// two panels side by side fit the book's text column (about 700 px)
+const PATH_SIZE = [380, 290];
+const LOSS_SIZE = [300, 290];
+const MAP_SIZE = [390, 320];
+const EIGEN_SIZE = [290, 320];
 
 let uid = 0;
 
@@ -732,6 +733,7 @@ class OptimizerPathsView {
     this.canvases = {};
     const addCanvas = (name, size, label) => {
       const wrap = el("figure", { class: `nndl-op-figure nndl-op-${name}` });
+      wrap.style.width = `${size[0]}px`; // the legend and notes wrap within the plot's width
       const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": label });
       wrap.appendChild(canvas);
       figures.appendChild(wrap);
@@ -762,6 +764,12 @@ class OptimizerPathsView {
           );
         }
         wrap.appendChild(this.legend);
+        wrap.appendChild(
+          el("div", {
+            class: "nndl-op-note",
+            text: "drag or click on the contours to move the start □ (arrow keys when the plot has the focus) · ★ minimum · the boxes show or hide a rule",
+          }),
+        );
         this.attachStartDrag();
       },
       loss: () => addCanvas("loss", LOSS_SIZE, "loss per step of each rule, log scale"),
@@ -1015,9 +1023,16 @@ class OptimizerPathsView {
       }
       ctx.stroke();
       if (n <= 400) {
+        // one path of small squares per rule: a single fill, not one call per step
+        ctx.beginPath();
         for (let t = 1; t < n; t++) {
-          ctx.fillRect(frame.px(path[2 * t]) - 1.25, frame.py(path[2 * t + 1]) - 1.25, 2.5, 2.5);
+          const x = frame.px(path[2 * t]);
+          const y = frame.py(path[2 * t + 1]);
+          if (x > -10 && x < PATH_SIZE[0] + 10 && y > -10 && y < PATH_SIZE[1] + 10) {
+            ctx.rect(x - 1.25, y - 1.25, 2.5, 2.5);
+          }
         }
+        ctx.fill();
       }
     }
     // minimum and start
@@ -1034,7 +1049,7 @@ class OptimizerPathsView {
     ctx.lineWidth = 2;
     ctx.strokeRect(sx - 5, sy - 5, 10, 10);
     ctx.restore();
-    frame.axes(ctx, `${info.label}: paths (drag the □ start)`, "w₀", "w₁");
+    frame.axes(ctx, `${info.label}: paths from □`, "w₀", "w₁");
     this.canvases.paths.canvas.setAttribute(
       "aria-label",
       `paths of the update rules on the ${info.label}, start (${fmt(s.start[0])}, ${fmt(s.start[1])}); drag or click to move the start, arrow keys move it`,
@@ -1263,7 +1278,7 @@ class OptimizerPathsView {
     const rate = worstCaseRate(rule, s.learning_rate, s.momentum, 1.0, s.kappa);
     frame.axes(
       ctx,
-      `${MAP_RULE_LABELS[rule]}, κ = ${fmt(s.kappa)}: rate ${rate < 1 ? fmt(rate, 4) : "≥ 1 (diverges)"}; optimum ${fmt(best.rate, 4)}`,
+      `${MAP_RULE_LABELS[rule]}, κ = ${fmt(s.kappa)}: rate ${rate < 1 ? fmt(rate, 4) : "≥ 1"} (best ${fmt(best.rate, 4)})`,
       "learning rate η (eigenvalues 1 … κ)",
       "momentum μ",
     );
@@ -1271,11 +1286,13 @@ class OptimizerPathsView {
     const bx = size[0] - colorbar + 8;
     const by = frame.y0;
     const bh = frame.h;
-    for (let j = 0; j < bh; j++) {
-      const c = viridis(1 - j / bh);
-      ctx.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`;
-      ctx.fillRect(bx, by + j, 12, 1);
+    const gradient = ctx.createLinearGradient(0, by, 0, by + bh);
+    for (let k = 0; k <= 16; k++) {
+      const c = viridis(1 - k / 16);
+      gradient.addColorStop(k / 16, `rgb(${c[0]},${c[1]},${c[2]})`);
     }
+    ctx.fillStyle = gradient;
+    ctx.fillRect(bx, by, 12, bh);
     ctx.strokeStyle = "#333";
     ctx.strokeRect(bx + 0.5, by + 0.5, 12, bh);
     ctx.fillStyle = "#222";

@@ -538,8 +538,28 @@ TIMING = """(n) => {
 }"""
 
 
+MAP_TIMING = """(n) => {
+  const view = document.querySelectorAll('.nndl-optimizer-paths')[1].nndlView;
+  const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const moves = [];
+  const kappas = [];
+  for (let k = 0; k < n; k++) {
+    view.model.set('learning_rate', 0.005 + 0.05 * k / n);
+    view.model.set('momentum', 0.2 + 0.7 * k / n);
+    moves.push(view.redraw());
+  }
+  for (let k = 0; k < n; k++) {
+    view.model.set('kappa', 10 + 90 * k / n);  // a new heat map every time
+    kappas.push(view.redraw());
+  }
+  const pixels = view.mapCanvas.width * view.mapCanvas.height;
+  return {move: median(moves), kappa: median(kappas), pixels};
+}"""
+
+
 def test_redraw_time_and_page_weight(page, paths_page, browser_report):
     timing = page.evaluate(TIMING, 100)
+    map_timing = page.evaluate(MAP_TIMING, 30)
     html, seconds = paths_page
     text = html.read_text(encoding="utf-8")
     state = sum(len(m.group(1).encode()) for m in WIDGET_STATE_RE.finditer(text))
@@ -548,6 +568,12 @@ def test_redraw_time_and_page_weight(page, paths_page, browser_report):
         f"optimizer paths (300 steps x 5 rules, paths + loss panels): redraw median "
         f"{timing['redraw']:.2f} ms, max {timing['redrawMax']:.2f} ms (compute alone "
         f"{timing['compute']:.2f} ms) over 100 settings"
+    )
+    browser_report(
+        f"convergence map (map + eigen + 3 paths panels, 100 steps): redraw median "
+        f"{map_timing['move']:.2f} ms for a new learning rate and momentum, "
+        f"{map_timing['kappa']:.2f} ms for a new kappa (heat map of {map_timing['pixels']} "
+        "cells recomputed)"
     )
     browser_report(
         f"paths test page: {html.stat().st_size / 1024:.1f} KiB, widget state "
