@@ -2,7 +2,10 @@
 
 For each app and data set, measured in this one process, end to end through
 the app (the worker thread computes, the canvas draws and renders the PNG,
-the live frame shows it; ``app.wait()`` returns when it is shown):
+the live frame shows it; ``app.wait()`` returns when it is shown), as wall time
+and as CPU time of the app's worker thread (what the redraw costs when the
+machine is not shared: on a machine loaded by other work the wall time grows,
+the CPU time hardly):
 
 - **default**: the app's default setting computed from scratch (the app's one
   cache cleared before each repeat) — the figure a reader gets after any
@@ -15,7 +18,8 @@ the live frame shows it; ``app.wait()`` returns when it is shown):
 - **grid**: building the app, with every grid result (batched where the nets
   share a shape) and every PNG frame; the frame count and their bytes.
 
-Medians of ``--repeats``, printed with their ratio to the 1 s budget. The
+Medians of ``--repeats``; the CPU time is printed with its ratio to the 1 s budget,
+and the load average of the machine with each data set. The
 machine is shared with other work, and nothing here is asserted (tests never
 time anything). CIFAR-10 is looked up where ``get_data("cifar10")`` finds it
 (``NNDL_LAB_DATA_DIR``, else the default data directory) and skipped if absent.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 
@@ -48,9 +53,9 @@ APPS = {
 }
 
 
-def redraws(app, repeats: int, *, cached: bool) -> list[float]:
-    """Seconds per end-to-end redraw of the app's current setting."""
-    times = []
+def redraws(app, repeats: int, *, cached: bool) -> tuple[list[float], list[float]]:
+    """(wall seconds, worker CPU seconds) per end-to-end redraw of the current setting."""
+    wall, cpu = [], []
     app.wait(600)
     for _ in range(repeats):
         if not cached:
@@ -59,8 +64,9 @@ def redraws(app, repeats: int, *, cached: bool) -> list[float]:
         app.redraw()
         if not app.wait(600):
             raise RuntimeError(f"{app.name}: redraw did not finish")
-        times.append(time.perf_counter() - start)
-    return times
+        wall.append(time.perf_counter() - start)
+        cpu.append(app.timings[-1][1])
+    return wall, cpu
 
 
 def off_grid_value(app):
@@ -80,9 +86,9 @@ def off_grid_value(app):
     return None
 
 
-def fmt(times: list[float]) -> str:
-    m = statistics.median(times)
-    return f"{m:6.3f} s ({m / BUDGET_S:4.2f}x budget)"
+def fmt(times: tuple[list[float], list[float]]) -> str:
+    wall, cpu = (statistics.median(t) for t in times)
+    return f"{wall:6.3f} s wall, {cpu:6.3f} s CPU ({cpu / BUDGET_S:4.2f}x budget)"
 
 
 def bench(name: str, data, data_label: str, repeats: int, grid: bool) -> None:
@@ -131,8 +137,9 @@ def main() -> None:
             print(f"{label}: skipped ({exc})")
             continue
         print(
-            f"== {label}: {len(data['X_train']):,} training images of {data['X_train'][0].size} "
-            f"inputs; {args.repeats} repeats, medians"
+            f"== {label}: {len(data['X_train']):,} training images of "
+            f"{data['X_train'][0].size} inputs; {args.repeats} repeats, medians; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         for name in names:
             bench(name, data, label, args.repeats, not args.no_grid)

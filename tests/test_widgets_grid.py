@@ -184,12 +184,12 @@ CASES = {
     "loss_surface_quadratic": (
         lambda d, **k: widgets.loss_surface(d, surface="quadratic", **k),
         surface,
-        (8, 4),
+        (6, 4),
     ),
     "loss_surface_rosenbrock": (
         lambda d, **k: widgets.loss_surface(d, surface="rosenbrock", **k),
         surface,
-        (8, 4),
+        (6, 4),
     ),
     "adaptive_rates": (widgets.adaptive_rates, adaptive, (6, 4)),
     "batchnorm_vs_baseline": (widgets.batchnorm_vs_baseline, batchnorm, (6, 4)),

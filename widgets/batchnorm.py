@@ -42,7 +42,7 @@ WEIGHT_SCALES = [1e-3, 1e-2, 2e-2, 0.1, 0.3, 1.0]
 DEPTHS = [2, 3, 5, 8]
 #: Chapter 6's experiment (the homework's): 1,000 images, five hidden layers of 100.
 CHAPTER_NUM_TRAIN = 1000
-WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 200
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
 VARIANTS = {"baseline": ("baseline", BASELINE_COLOR), "batchnorm": ("batchnorm", BATCHNORM_COLOR)}
 
 
@@ -162,7 +162,7 @@ def batchnorm_vs_baseline(
     in a live kernel any value in range) × depth (2, 3, 5, 8 hidden layers).
     Live only: hidden width, epochs, training images and Adam's learning
     rate. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
-    images and measures validation accuracy on 200 (the app says so).
+    images and measures validation accuracy on 100 (the app says so).
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ def batchnorm_vs_baseline(
     **overrides
         Defaults of the controls (``weight_scale``, ``depth``, ``width``,
         ``num_epochs``, ``num_train``, ``learning_rate``; the values
-        :meth:`App.set` accepts) or ``batch_size``, ``seed``, ``num_val``.
+        :meth:`widgets.core.App.set` accepts) or ``batch_size``, ``seed``, ``num_val``.
     """
     data = resolve_data(data)
     wide = input_dim(data) > WIDE_INPUT

@@ -75,7 +75,8 @@ class Control:
     lo, hi : float, optional
         The range of ``any_value`` (default: the smallest and largest value).
     fmt : callable, optional
-        Formats a value for the readout (default :func:`fmt_value`).
+        Formats a value for the readout (default ``fmt_value``: floats with up
+        to 6 significant digits).
     tooltip : str
         What the setting means, with its units; shown on hover.
     """

@@ -153,7 +153,7 @@ def _freeze(value):
 class Cache:
     """A small thread-safe LRU cache: results by setting, and memoized experiment calls.
 
-    One per app: the app's results by setting (:meth:`get`, :meth:`put`) and
+    One per app: the app's results by setting (``get``, ``put``) and
     the sub-results its compute function memoizes (:meth:`call`) share it.
     """
 
@@ -298,7 +298,8 @@ class App(W.VBox):
         self.result = None  # the result drawn last
         self.shown_setting: dict | None = None  # its setting
         self.seconds_per_cost: float | None = None  # calibrated on this app's runs
-        self.timings: list[tuple[float, bool]] = []  # (seconds, computed) per redraw
+        #: per redraw shown: (wall seconds, CPU seconds of the worker thread, computed?)
+        self.timings: list[tuple[float, float, bool]] = []
 
         # controls
         self._values: dict[str, Any] = {}
@@ -534,6 +535,7 @@ class App(W.VBox):
         key = Cache.key(setting)
         cached = key in self.cache
         start = time.monotonic()
+        cpu_start = time.thread_time()
         estimate = None if cached else self.estimate(setting)
         if estimate is not None and estimate > LONG_S:
             self._status(
@@ -573,7 +575,9 @@ class App(W.VBox):
             self.shown_setting = dict(setting)
             self.last_error = error
             self.messages_ = messages
-            self.timings.append((time.monotonic() - start, not cached))
+            self.timings.append(
+                (time.monotonic() - start, time.thread_time() - cpu_start, not cached)
+            )
 
         self.worker.publish(generation, show)
 

@@ -42,8 +42,8 @@ from .core import App, Grid
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 #: Chapter 2's experiment (the homework's): 4,000 images, five hidden layers of 100.
 CHAPTER_NUM_TRAIN = 4000
-#: On wide inputs (CIFAR-10): training and validation images used by default.
-WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 200
+#: Training and validation images used by default on wide inputs such as CIFAR-10.
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
 
 
 def rule_configs(setting) -> dict:
@@ -157,7 +157,7 @@ def optimizer_race(data=None, *, grid: bool = True, threaded: bool = True, **ove
     rule); in a live kernel any value in that range. Live only: momentum,
     batch size, epochs, training images, hidden width and depth, the rules
     shown. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
-    images and measures validation accuracy on 200 (the app says so).
+    images and measures validation accuracy on 100 (the app says so).
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def optimizer_race(data=None, *, grid: bool = True, threaded: bool = True, **ove
     **overrides
         Defaults of the controls (``learning_rate``, ``momentum``,
         ``batch_size``, ``num_epochs``, ``num_train``, ``width``, ``depth``,
-        ``rules``; the values :meth:`App.set` accepts) or ``weight_scale``,
+        ``rules``; the values :meth:`widgets.core.App.set` accepts) or ``weight_scale``,
         ``seed``, ``num_val`` (validation images used; None: all).
     """
     data = resolve_data(data)

@@ -29,14 +29,14 @@ from .core import App, Grid
 #: default number of steps, the RMSProp/Adam learning rate and contour levels.
 SURFACE_DEFAULTS = {
     "quadratic": {
-        "learning_rates": [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05],
+        "learning_rates": [0.005, 0.01, 0.02, 0.03, 0.04, 0.05],
         "learning_rate": 0.02,
         "num_steps": 100,
         "adaptive_learning_rate": 0.1,
         "levels": np.logspace(-2, 2, 13),
     },
     "rosenbrock": {
-        "learning_rates": [1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3, 2e-3, 3e-3],
+        "learning_rates": [1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3],
         "learning_rate": 1e-3,
         "num_steps": 300,
         "adaptive_learning_rate": 0.1,
@@ -186,7 +186,7 @@ def loss_surface(
     Opens on chapter 3's settings: on the bowl, learning rate 0.02 and
     momentum 0.9 for 100 steps; on the Rosenbrock valley, 1e-3 and 0.9 for
     300 steps; RMSProp and Adam at 0.1. Grid (static page): learning rate of
-    SGD/momentum/Nesterov (8 values; in a live kernel any value in range) ×
+    SGD/momentum/Nesterov (6 values; in a live kernel any value in range) ×
     momentum (4 values). Live only: the number of steps, the RMSProp/Adam
     learning rate and the rules shown.
 
@@ -200,7 +200,7 @@ def loss_surface(
     **overrides
         Defaults of the controls (``learning_rate``, ``momentum``,
         ``num_steps``, ``adaptive_learning_rate``, ``rules``; the values
-        :meth:`App.set` accepts) or ``start`` (a 2-vector).
+        :meth:`widgets.core.App.set` accepts) or ``start`` (a 2-vector).
     """
     if surface not in SURFACE_DEFAULTS:
         raise ValueError(f"surface must be one of {list(SURFACE_DEFAULTS)}, got {surface!r}")
@@ -253,4 +253,5 @@ def loss_surface(
         fixed=fixed,
         grid=grid,
         threaded=threaded,
+        colors=32,  # the contour lines need few colours (and the page carries 2 x 24 frames)
     )

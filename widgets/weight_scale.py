@@ -42,7 +42,7 @@ PANELS = {
 CHAPTER_NUM_TRAIN, CHAPTER_EPOCHS = 1000, 10
 #: The live default: the chapter's sweep on 300 images, so that it redraws in about a second.
 LIVE_NUM_TRAIN = 300
-WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS = 100, 100, 5
+WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS, WIDE_SCALES = 100, 100, 3, 10
 
 
 def compute(data, setting, n_jobs: int = 1) -> dict:
@@ -148,8 +148,8 @@ def weight_scale_sensitivity(
     app says so). Grid (static page): depth, 1 to 8 hidden layers (any depth
     from 1 to 8 in a live kernel). Live only: hidden width, epochs, training
     images and Adam's learning rate. Each setting retrains all 40 nets with
-    the batched trainer. On inputs wider than 1,000 (CIFAR-10): 100 training
-    and 100 validation images, 5 epochs.
+    the batched trainer. On inputs wider than 1,000 (CIFAR-10): 10 weight
+    scales, 100 training and 100 validation images, 3 epochs (the app says so).
 
     Parameters
     ----------
@@ -158,7 +158,7 @@ def weight_scale_sensitivity(
     grid, threaded : see :class:`widgets.core.App`.
     **overrides
         Defaults of the controls (``depth``, ``width``, ``num_epochs``,
-        ``num_train``, ``learning_rate``; the values :meth:`App.set` accepts)
+        ``num_train``, ``learning_rate``; the values :meth:`widgets.core.App.set` accepts)
         or ``batch_size``, ``seed``, ``min_scale``, ``max_scale``,
         ``num_scales``, ``num_val``.
     """
@@ -205,7 +205,7 @@ def weight_scale_sensitivity(
         "seed": 0,
         "min_scale": 1e-4,
         "max_scale": 1.0,
-        "num_scales": 20,
+        "num_scales": WIDE_SCALES if wide else 20,
         "num_val": WIDE_NUM_VAL if wide else None,
     }
     apply_overrides("weight_scale_sensitivity", controls, fixed, overrides)
