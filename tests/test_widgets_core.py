@@ -138,7 +138,7 @@ def test_python_side_links_select_the_matching_frame():
     app.widget("p").value = 2
     assert outer.selected_index == 3
     assert outer.children[3].selected_index == 1
-    assert app.mode.selected_index == 1
+    assert app.showing_live
     assert app.live_frame.value == app.grid_frames()[(3, 1)]
 
 
@@ -172,9 +172,16 @@ def test_one_control_per_setting_readout_is_the_setting():
     assert [v for _, v in a.options] == [-1.0, 1.0, 1.5, 2.0, 3.0]
     assert app.control("a").entry.value == "1.5"
     assert app.control("a").grid_index() is None
+    # the grid's Stacks keep one child per option (the live frame at the typed value's
+    # place), so the page's jslinks stay aligned if the kernel stops
+    outer = app.mode.children[0]
+    assert len(outer.children) == 5 and outer.children[2] is app.live_frame
+    assert outer.selected_index == a.index == 2
     # moving the slider to a value of its own removes the typed one, and redraws
     a.value = 3.0
     assert [v for _, v in a.options] == [-1.0, 1.0, 2.0, 3.0]
+    assert len(outer.children) == 4 and app.live_frame not in outer.children
+    assert outer.selected_index == 3
     assert readout(app, "a") == "3" and app.shown_setting["a"] == 3.0
     assert app.control("a").entry.value == "3"
     # set() shows the value in the same control

@@ -297,7 +297,7 @@ def test_stacks_are_jslinked_and_frames_named(case):
     walk(app.mode.children[0], ())
     # the page shows the default's frame until the kernel draws something else
     default = tuple(a["default_index"] for a in axes)
-    assert app.mode.selected_index == 0
+    assert not app.showing_live
     assert app.visible_frame() == frames[default]
     # in Python, an explicit link stands in for the browser's jslink
     last = app.grid_axes()[-1]

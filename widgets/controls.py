@@ -124,6 +124,8 @@ class Control:
         self._quiet = False
         self._extra = None  # an off-list value inserted among the slider's options
         self.on_value: Callable[[Control, Any], None] | None = None
+        #: called after the slider's options changed (a typed value inserted or removed)
+        self.on_options: Callable[[Control], None] | None = None
         self.on_warning: Callable[[Control, str], None] | None = None
 
     # -- values ----------------------------------------------------------------
@@ -272,17 +274,29 @@ class Control:
                 elif self.on_list(value):
                     if self._extra is not None:
                         self._extra = None
+                        self._options_changed()
                         w.options = self._options()
                     w.index = self.index_of(value)
                 else:
                     if self._extra is None or not math.isclose(self._extra, value):
                         self._extra = value
+                        self._options_changed()
                         w.options = self._options(value)
                     w.value = value
             if self.entry is not None:
                 self.entry.value = self.fmt(value)
         finally:
             self._quiet = False
+
+    def extra_position(self) -> int | None:
+        """Where a typed value sits among the slider's options (None: no typed value)."""
+        if self._extra is None:
+            return None
+        return sum(1 for v in self.values if v < self._extra)
+
+    def _options_changed(self) -> None:
+        if self.on_options is not None:
+            self.on_options(self)
 
     def grid_index(self) -> int | None:
         """The index among ``values`` of what the widget shows (None: a typed value)."""

@@ -47,7 +47,8 @@ Structure of the displayed widget (CSS classes for browser tests)::
       HTML                       .nndl-kernel-gone  (JupyterLab: the kernel stopped)
       HBox status                .nndl-status: Label .nndl-busy, FloatProgress .nndl-progress
       HTML warning               .nndl-warning
-      Stack (mode)               .nndl-mode-stack    child 0: grid, child 1: live frame
+      Box (mode)                 .nndl-mode-stack    child 0: grid, child 1: live frame
+                                 (.nndl-live-mode: the live frame shows, else the grid)
         Stack (grid axis 0)      .nndl-grid-stack    nested once per further grid axis
           Image                  .nndl-frame .nndl-frame-<i> / .nndl-frame-<i>-<j>
         Image (live frame)       .nndl-live-frame
@@ -122,6 +123,9 @@ def _gone(rule: str) -> str:
 STYLE = f"""<style>
 .nndl-app .nndl-static-only, .nndl-app .nndl-kernel-gone {{ display: none; }}
 .nndl-app .nndl-mode-stack {{ transition: opacity 0.2s ease 0.15s; }}
+.nndl-app .nndl-mode-stack > .nndl-live-frame {{ display: none; }}
+.nndl-app .nndl-mode-stack.nndl-live-mode > .nndl-live-frame {{ display: block; }}
+.nndl-app .nndl-mode-stack.nndl-live-mode > .nndl-grid-stack {{ display: none; }}
 .nndl-app .nndl-mode-stack.nndl-stale {{ opacity: 0.45; }}
 .nndl-app .nndl-warning:empty, .nndl-app .nndl-warning .widget-html-content:empty {{
   display: none; }}
@@ -133,7 +137,7 @@ STYLE = f"""<style>
 {_gone(".nndl-kernel-gone")} {{ display: block; color: #a00000; }}
 {_gone(".nndl-live-only")}, {_gone(".nndl-status")} {{ display: none !important; }}
 {_gone(".nndl-mode-stack > .nndl-live-frame")} {{ display: none !important; }}
-{_gone(".nndl-mode-stack > .nndl-grid-stack")} {{ display: block !important; }}
+{_gone(".nndl-mode-stack > .nndl-grid-stack")} {{ display: flex !important; }}
 {_gone(".nndl-mode-stack")} {{ opacity: 1; }}
 </style>"""
 
@@ -308,6 +312,7 @@ class App(W.VBox):
             c.make_widgets()
             c.on_value = self._on_value
             c.on_warning = self._on_warning
+            c.on_options = self._on_options
             self._values[c.key] = c.default
         self.default_setting = self.setting()
 
@@ -338,16 +343,17 @@ class App(W.VBox):
         self.messages_ = self.canvas.messages()
 
         self.grid = StaticGrid(self.grid_controls, self.default_setting, self.image_layout)
+        self.grid.placeholder = self.live_frame
         if grid and self.grid_controls:
             grid_root = self.grid.build(self._compute_many, self._draw_safely)
         else:
             grid_root = W.HTML("")
         self.grid_time = self.grid.build_time
-        self.mode = W.Stack(children=[grid_root, self.live_frame], selected_index=0)
+        self.mode = W.Box([grid_root, self.live_frame])
         self.mode.add_class("nndl-mode-stack")
         if not self.grid.frames:
             self.live_frame.value = first_png
-            self.mode.selected_index = 1
+            self.mode.add_class("nndl-live-mode")
         self.canvas.draw(default_result, self.default_setting)  # the figure shows the default
 
         children: list[W.Widget] = []
@@ -495,6 +501,9 @@ class App(W.VBox):
         self.warning.value = ""
         self._request()
 
+    def _on_options(self, control: Control) -> None:
+        self.grid.options_changed(control)
+
     def _on_warning(self, control: Control, message: str) -> None:
         self.warning.value = f"<small>{html.escape(message)}</small>"
 
@@ -567,7 +576,7 @@ class App(W.VBox):
 
         def show() -> None:
             self.live_frame.value = png
-            self.mode.selected_index = 1
+            self.mode.add_class("nndl-live-mode")
             self.mode.remove_class("nndl-stale")
             self.busy.value = ""
             self.progress.layout.visibility = "hidden"
@@ -617,6 +626,11 @@ class App(W.VBox):
         return self.canvas.plot
 
     @property
+    def showing_live(self) -> bool:
+        """True when the app shows its live frame (a kernel drew it), False: a grid frame."""
+        return "nndl-live-mode" in self.mode._dom_classes
+
+    @property
     def links(self) -> list:
         """The jslinks between the grid controls and the grid's Stacks."""
         return list(self.grid.links)
@@ -662,7 +676,7 @@ class App(W.VBox):
 
     def visible_frame(self) -> bytes:
         """PNG bytes of the image the Python-side widget state shows now."""
-        if self.mode.selected_index == 1:
+        if self.showing_live:
             return bytes(self.live_frame.value)
         return self.grid.visible() or b""
 

@@ -44,6 +44,8 @@ class StaticGrid:
         self.links: list = []  # the jslinks control.index <-> stack.selected_index
         self.root: W.Widget = W.HTML("")
         self.build_time = 0.0
+        self._children: dict[int, tuple] = {}  # id(stack) -> its children without a typed value
+        self.placeholder: W.Widget | None = None
 
     def settings(self) -> list[tuple[tuple[int, ...], dict]]:
         """Every grid point: (indices, setting)."""
@@ -83,26 +85,42 @@ class StaticGrid:
         selected = control.grid_index()
         stack = W.Stack(children=children, selected_index=selected if selected is not None else 0)
         stack.add_class("nndl-grid-stack")
+        self._children[id(stack)] = tuple(children)
         self.links.append(W.jslink((control.widget, "index"), (stack, "selected_index")))
         self.stacks[axis].append(stack)
         return stack
 
     def follow(self, control: Control) -> None:
-        """Python side: the Stacks of ``control``'s axis show its value (if on the grid)."""
-        if control not in self.controls:
+        """Python side: the Stacks of ``control``'s axis show its slider position."""
+        if control not in self.controls or control.widget is None:
             return
-        i = control.grid_index()
-        if i is None:
-            return
+        i = control.widget.index
         for stack in self.stacks[self.controls.index(control)]:
-            if stack.selected_index != i:
+            if i is not None and i < len(stack.children) and stack.selected_index != i:
                 stack.selected_index = i
+
+    def options_changed(self, control: Control) -> None:
+        """Keep each Stack of ``control``'s axis one child per slider option.
+
+        A typed value is inserted among the slider's options; its Stacks get
+        ``placeholder`` (the live frame) at the same position, so the slider's
+        index and the Stacks' ``selected_index`` stay aligned in the page, also
+        if the kernel stops (then the grid frames show again).
+        """
+        if control not in self.controls or self.placeholder is None:
+            return
+        position = control.extra_position()
+        for stack in self.stacks[self.controls.index(control)]:
+            base = list(self._children[id(stack)])
+            if position is not None:
+                base.insert(position, self.placeholder)
+            stack.children = base
 
     def visible(self) -> bytes | None:
         """PNG bytes of the frame the Stacks select now."""
         node = self.root
         while isinstance(node, W.Stack):
-            node = node.children[node.selected_index]
+            node = node.children[min(node.selected_index, len(node.children) - 1)]
         return bytes(node.value) if isinstance(node, W.Image) else None
 
     def axes(self) -> list[dict]:

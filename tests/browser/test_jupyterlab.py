@@ -95,7 +95,7 @@ with open({PROBE_FILE!r}, "w") as _f:
                         _k: _plain(_v) for _k, _v in (_a.shown_setting or {{}}).items()
                     }},
                     "computations": _a.computations,
-                    "mode": _a.mode.selected_index,
+                    "live": _a.showing_live,
                     "last_error": _a.last_error,
                     "setting": {{_k: _plain(_v) for _k, _v in _a.setting().items()}},
                     "cancelled": _a.worker.cancelled,
@@ -131,6 +131,11 @@ VISIBLE_PNG = """async (app) => {
 
 # ---------------------------------------------------------------------------
 # Which notebook
+
+
+def fmt_label(value) -> str:
+    """A grid value as the slider's readout shows it (widgets.controls.fmt_value)."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def recorded_seconds(nb: dict) -> float | None:
@@ -578,7 +583,7 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         assert kernel_after["computations"] > kernel_app["computations"], (
             "the kernel did not compute"
         )
-        assert kernel_after["mode"] == 1, "the kernel's app does not show its live frame"
+        assert kernel_after["live"], "the kernel's app does not show its live frame"
         assert kernel_after["last_error"] is None, kernel_after["last_error"]
         same = base64.b64decode(kernel_after["live_frame"]) == png
         assert same, "the browser does not show the kernel's live frame"
@@ -597,6 +602,18 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         gone.wait_for(state="visible", timeout=20_000)
         assert "kernel has stopped" in gone.inner_text()
         assert app.locator(".nndl-live-controls").is_hidden()
+        # the grid frames show again and the grid slider switches them (jslink, no kernel)
+        shown = app.evaluate(VISIBLE_PNG)
+        assert "nndl-live-frame" in shown.get("cls", ""), shown.get("cls")  # the typed value
+        app.locator(f".nndl-grid-{key} .noUi-handle").focus()
+        page.keyboard.press("End")
+        page.wait_for_timeout(500)
+        after_end = app.evaluate(VISIBLE_PNG)
+        assert "b64" in after_end, after_end
+        assert base64.b64decode(after_end["b64"]) in frames, (
+            "no grid frame after the kernel stopped"
+        )
+        assert readout.inner_text().strip() == fmt_label(grid[-1])
         status = page.locator(KERNEL_STATUS).first.get_attribute("data-status")
         assert not page_errors, f"page errors: {page_errors}"
         assert not external, f"requests leaving 127.0.0.1: {external}"
