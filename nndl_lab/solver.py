@@ -113,8 +113,24 @@ def _uses_batchnorm(model):
     return bool(getattr(model, "bn_params", None))
 
 
+def all_finite(X):
+    """Whether every entry of the array ``X`` is finite, without a full-size temporary.
+
+    A float64 sum is one buffered pass (no boolean copy of a CIFAR-10-sized
+    array); only when it is not finite (a NaN or inf, or an overflow of huge
+    values) are the rows looked at block by block.
+    """
+    if not np.issubdtype(X.dtype, np.inexact) or X.size == 0:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum(dtype=np.complex128 if X.dtype.kind == "c" else np.float64)):
+            return True
+    rows = X.reshape(X.shape[0] if X.ndim else 1, -1)
+    return all(np.isfinite(rows[i : i + 1024]).all() for i in range(0, rows.shape[0], 1024))
+
+
 def _check_finite(name, X):
-    if np.issubdtype(X.dtype, np.inexact) and not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError(f"{name} holds NaN or infinite values; clean or impute the data first")
 
 
@@ -177,13 +193,18 @@ class Solver:
         Show a tqdm progress bar (only when not ``verbose``).
     seed : int or None
         Fixes the minibatch order and the accuracy subsamples (see
-        :func:`minibatch_rngs`).
+        :func:`minibatch_rngs`); an integer in [0, 2**63 - 1].
     optim_overrides : dict, optional
         Per-parameter hyperparameters ``{pattern: {key: value}}`` on top of
         ``optim_config`` for the parameters whose names match ``pattern``
         (``fnmatch``, or a tuple of patterns); e.g. ``{optim.BIAS_AND_NORMALIZATION:
         {"learning_rate": 0.0}}`` freezes the biases and batchnorm's gamma and
         beta. See :func:`nndl_lab.optim.parameter_configs`.
+
+    Training runs with the BLAS limited to one thread (in the training
+    thread only): the float32 rounding of a matrix product depends on the
+    number of BLAS threads, and the same seed must give the same numbers on
+    every machine (``benchmarks/bench_solver_threads.py`` measures the cost).
 
     Attributes
     ----------
@@ -201,7 +222,14 @@ class Solver:
     ------
     ValueError
         For unknown options or update rules, missing data keys, labels out of
-        range and non-positive batch sizes or epoch counts, before training.
+        range, NaN or infinite inputs, non-positive batch sizes or epoch
+        counts, a batch size of 1 for a model with batch normalization, a
+        seed outside [0, 2**63 - 1] and a ``checkpoint_name`` in a place no
+        checkpoint can be written, before training.
+    TypeError
+        For data that are not numpy arrays, non-boolean ``verbose`` or
+        ``progress``, a ``checkpoint_name`` that is not a path and booleans
+        in ``optim_config``.
     """
 
     def __init__(

@@ -19,6 +19,7 @@ import socket
 import struct
 import tarfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +241,10 @@ class Route:
     status: int = 200
     # Announce this many bytes (more than the body: a truncated transfer).
     content_length: int | None = None
+    # False: no Content-Length header at all (the body ends when the connection closes).
+    send_length: bool = True
+    # Seconds between single bytes: a server that trickles the body.
+    trickle: float | None = None
 
 
 @dataclass
@@ -266,10 +271,20 @@ def serve(routes: dict):
             self.send_response(route.status)
             length = len(route.body) if route.content_length is None else route.content_length
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(length))
+            if route.send_length:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
-            self.wfile.write(route.body)
-            self.wfile.flush()
+            try:
+                if route.trickle is None:
+                    self.wfile.write(route.body)
+                    self.wfile.flush()
+                else:
+                    for i in range(len(route.body)):
+                        self.wfile.write(route.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
             # HTTP/1.0: the connection closes after the body, so a shorter
             # body than announced is a truncated transfer for the client.
             self.close_connection = True

@@ -7,6 +7,8 @@ own compute function), so the tests check the wiring too.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,11 @@ def assert_plotted(app, expected: dict):
 def run_lines(runs: dict, *, kinds=("loss", "train", "val")) -> dict:
     keys = {"loss": "loss_history", "train": "train_acc_history", "val": "val_acc_history"}
     return {f"{k}/{label}": run[keys[k]] for label, run in runs.items() for k in kinds}
+
+
+def controls_of(app):
+    """(widget, entry) lookups by key: the main widget and the typed-value box."""
+    return (lambda key: app.widget(key)), (lambda key: app.control(key).entry)
 
 
 def change_each(app, changes, expected_for):
@@ -85,22 +92,30 @@ def race_expected(data, s):
     return run_lines(runs)
 
 
+def first_bad(loss, first=1, factor=100.0):
+    """The first step whose loss is not finite or above factor x its start (by definition)."""
+    for i, value in enumerate(loss):
+        if not np.isfinite(value) or value > factor * loss[0]:
+            return i + first
+    return None
+
+
 def test_optimizer_race_controls(data):
     app = widgets.optimizer_race(data, grid=False)
     assert_plotted(app, race_expected(data, app.setting()))
-    g, f, live = app._grid_widgets, app._fine_widgets, app._live_widgets
+    w, entry = controls_of(app)
     change_each(
         app,
         [
-            (g["learning_rate"], 3e-3),
-            (f["learning_rate"], 2e-3),
-            (live["momentum"], 0.5),
-            (live["batch_size"], 50),
-            (live["num_epochs"], 2),
-            (live["num_train"], 500),
-            (live["width"], 40),
-            (live["depth"], 1),
-            (live["rules"], ("sgd", "adam")),
+            (w("learning_rate"), 3e-3),
+            (entry("learning_rate"), "2e-3"),
+            (w("momentum"), 0.5),
+            (w("batch_size"), 50),
+            (w("num_epochs"), 2),
+            (entry("num_train"), "500"),
+            (entry("width"), "40"),
+            (w("depth"), 1),
+            (w("rules"), ("sgd", "adam")),
         ],
         lambda s: race_expected(data, s),
     )
@@ -111,7 +126,7 @@ def test_optimizer_race_controls(data):
 
 def test_optimizer_race_rapid_and_divergence(data):
     app = widgets.optimizer_race(data, grid=False, num_epochs=2)
-    rapid(app, app._grid_widgets["learning_rate"], [1e-4, 3e-4, 1e-2, 3e-2, 1e-1])
+    rapid(app, app.widget("learning_rate"), [1e-4, 3e-4, 1e-2, 3e-2, 1e-1])
     assert app.setting()["learning_rate"] == 1e-1
     expected = race_expected(data, app.setting())
     assert_plotted(app, expected)
@@ -120,11 +135,13 @@ def test_optimizer_race_rapid_and_divergence(data):
     assert diverged, "lr 0.1 should diverge for some rule"
     for rule in diverged:
         label = RULE_LABELS[rule]
-        assert f"{label}: diverged at iteration {runs[rule]['diverged_at']}" in app.messages()
+        at = first_bad(runs[rule]["loss_history"])
+        assert at <= runs[rule]["diverged_at"]
+        assert any(m.startswith(f"{label}: diverged at iteration {at} (") for m in app.messages())
     # still usable
     app.set(learning_rate=1e-3)
     app.wait()
-    assert app.messages() == []
+    assert not any("diverged" in m for m in app.messages())
     assert_plotted(app, race_expected(data, app.setting()))
 
 
@@ -150,17 +167,17 @@ def surface_expected(s):
 def test_loss_surface_controls(surface):
     app = widgets.loss_surface(surface=surface, grid=False)
     assert_plotted(app, surface_expected(app.setting()))
-    g, f, live = app._grid_widgets, app._fine_widgets, app._live_widgets
-    lrs = g["learning_rate"].options
+    w, entry = controls_of(app)
+    lrs = w("learning_rate").options
     change_each(
         app,
         [
-            (g["learning_rate"], lrs[2][1]),
-            (f["learning_rate"], lrs[3][1] * 1.3),
-            (g["momentum"], 0.5),
-            (live["num_steps"], 50),
-            (live["adaptive_learning_rate"], 0.03),
-            (live["rules"], ("sgd_momentum", "sgd_nesterov_momentum")),
+            (w("learning_rate"), lrs[2][1]),
+            (entry("learning_rate"), str(lrs[3][1] * 1.3)),
+            (w("momentum"), 0.5),
+            (entry("num_steps"), "50"),
+            (w("adaptive_learning_rate"), 0.03),
+            (w("rules"), ("sgd_momentum", "sgd_nesterov_momentum")),
         ],
         surface_expected,
     )
@@ -168,11 +185,13 @@ def test_loss_surface_controls(surface):
 
 def test_loss_surface_rapid_and_divergence():
     app = widgets.loss_surface(surface="rosenbrock", grid=False)
-    rapid(app, app._grid_widgets["learning_rate"], [1e-4, 2e-4, 1e-3, 2e-3, 3e-3])
+    rapid(app, app.widget("learning_rate"), [1e-4, 2e-4, 1e-3, 2e-3, 3e-3])
     assert_plotted(app, surface_expected(app.setting()))
     sgd = E.optimize_surface("rosenbrock", "sgd", {"learning_rate": 3e-3}, num_steps=300)
     assert sgd["diverged_at"] is not None
-    assert f"SGD: diverged at iteration {sgd['diverged_at']}" in app.messages()
+    at = first_bad(sgd["loss"], first=0)
+    assert at <= sgd["diverged_at"]
+    assert any(m.startswith(f"SGD: diverged at step {at} (") for m in app.messages())
     app.set(learning_rate=1e-3)
     app.wait()
     assert not any("diverged" in m for m in app.messages())
@@ -183,7 +202,7 @@ def test_loss_surface_rapid_and_divergence():
 
 def adaptive_expected(data, s):
     common = dict(
-        hidden_dims=(100, 100), num_train=1000, num_epochs=4, batch_size=100, weight_scale=5e-2
+        hidden_dims=(100,) * 5, num_train=4000, num_epochs=5, batch_size=100, weight_scale=5e-2
     )
     runs = {
         "reference": E.train_net(
@@ -196,7 +215,7 @@ def adaptive_expected(data, s):
             data,
             update_rule="rmsprop",
             optim_config={
-                "learning_rate": 1e-3,
+                "learning_rate": 2e-4,
                 "decay_rate": s["decay_rate"],
                 "epsilon": s["epsilon"],
             },
@@ -220,28 +239,30 @@ def adaptive_expected(data, s):
 def test_adaptive_rates_controls(data):
     app = widgets.adaptive_rates(data, grid=False)
     assert_plotted(app, adaptive_expected(data, app.setting()))
-    g, f, live = app._grid_widgets, app._fine_widgets, app._live_widgets
+    w, entry = controls_of(app)
     change_each(
         app,
         [
-            (g["beta1"], 0.5),
-            (f["beta1"], 0.7),
-            (g["decay_rate"], 0.9),
-            (live["beta2"], 0.99),
-            (live["epsilon"], 1e-2),
+            (w("beta1"), 0.5),
+            (entry("beta1"), "0.7"),
+            (w("decay_rate"), 0.9),
+            (w("beta2"), 0.99),
+            (w("epsilon"), 1e-2),
         ],
         lambda s: adaptive_expected(data, s),
     )
-    # the reference is trained once per app (memo), not once per change
-    assert app.memo.calls <= 1 + 2 * 6
+    # the reference is trained once per app (one cache), not once per change
+    assert app.cache.calls <= 1 + 2 * 6
 
 
 def test_adaptive_rates_rapid_and_divergence(data):
     app = widgets.adaptive_rates(data, grid=False, reference_learning_rate=1.0)
     ref = app.result["reference"]
     assert ref["diverged_at"] is not None
-    assert f"SGD+momentum (reference): diverged at iteration {ref['diverged_at']}" in app.messages()
-    rapid(app, app._grid_widgets["beta1"], [0.0, 0.5, 0.8, 0.95, 0.99])
+    at = first_bad(ref["loss_history"])
+    prefix = f"SGD+momentum (reference): diverged at iteration {at} ("
+    assert any(m.startswith(prefix) for m in app.messages())
+    rapid(app, app.widget("beta1"), [0.0, 0.5, 0.8, 0.95, 0.99])
     assert_plotted(app, adaptive_expected(data, app.setting()))
 
 
@@ -294,29 +315,32 @@ def test_batchnorm_matches_batchnorm_vs_baseline(data):
         learning_rate=s["learning_rate"],
         seed=0,
     )
+    # float32 rounding of the batched and the single run differs in the last bits, and
+    # 200 Adam steps amplify it: the first steps agree to rounding, the end to a few percent
     for variant, run in single.items():
+        got, want = app.result[variant]["loss_history"], run["loss_history"]
+        assert len(got) == len(want)
+        np.testing.assert_allclose(got[:5], want[:5], rtol=1e-4)
+        np.testing.assert_allclose(got[-20:].mean(), want[-20:].mean(), rtol=0.1, atol=0.02)
         np.testing.assert_allclose(
-            app.result[variant]["loss_history"], run["loss_history"], rtol=1e-4
-        )
-        np.testing.assert_allclose(
-            app.result[variant]["val_acc_history"], run["val_acc_history"], atol=0.01
+            app.result[variant]["val_acc_history"], run["val_acc_history"], atol=0.03
         )
 
 
 def test_batchnorm_controls(data):
     app = widgets.batchnorm_vs_baseline(data, grid=False)
     assert_plotted(app, batchnorm_expected(data, app.setting()))
-    g, f, live = app._grid_widgets, app._fine_widgets, app._live_widgets
+    w, entry = controls_of(app)
     change_each(
         app,
         [
-            (g["weight_scale"], 0.1),
-            (f["weight_scale"], 0.07),
-            (g["depth"], 3),
-            (live["width"], 30),
-            (live["num_epochs"], 2),
-            (live["num_train"], 500),
-            (live["learning_rate"], 3e-3),
+            (w("weight_scale"), 0.1),
+            (entry("weight_scale"), "0.07"),
+            (w("depth"), 3),
+            (entry("width"), "30"),
+            (w("num_epochs"), 2),
+            (entry("num_train"), "500"),
+            (w("learning_rate"), 3e-3),
         ],
         lambda s: batchnorm_expected(data, s),
     )
@@ -324,7 +348,7 @@ def test_batchnorm_controls(data):
 
 def test_batchnorm_rapid_and_divergence(data, monkeypatch):
     app = widgets.batchnorm_vs_baseline(data, grid=False, num_epochs=2)
-    rapid(app, app._grid_widgets["weight_scale"], [1e-3, 1e-2, 0.3, 1.0])
+    rapid(app, app.widget("weight_scale"), [1e-3, 1e-2, 0.3, 1.0])
     assert_plotted(app, batchnorm_expected(data, app.setting()))
     # Adam on these nets does not reach a non-finite loss within the sliders' range;
     # make the experiment report one to check what the app shows
@@ -338,11 +362,11 @@ def test_batchnorm_rapid_and_divergence(data, monkeypatch):
     monkeypatch.setattr(E, "weight_scale_sweep", diverging)
     app.set(weight_scale=0.1)
     app.wait()
-    assert app.messages() == ["baseline: diverged at iteration 7"]
+    assert "baseline: diverged at iteration 7 (loss not finite)" in app.messages()
     monkeypatch.setattr(E, "weight_scale_sweep", real)
     app.set(weight_scale=0.3)
     app.wait()
-    assert app.messages() == []
+    assert not any("diverged" in m for m in app.messages())
     assert_plotted(app, batchnorm_expected(data, app.setting()))
 
 
@@ -389,15 +413,15 @@ def assert_sweep_plotted(app, expected):
 def test_weight_scale_controls(data):
     app = widgets.weight_scale_sensitivity(data, grid=False, num_epochs=2, num_train=200)
     assert_sweep_plotted(app, sweep_expected(data, app.setting()))
-    g, live = app._grid_widgets, app._live_widgets
+    w, entry = controls_of(app)
     change_each(
         app,
         [
-            (g["depth"], 3),
-            (live["width"], 30),
-            (live["num_epochs"], 1),
-            (live["num_train"], 300),
-            (live["learning_rate"], 3e-3),
+            (w("depth"), 3),
+            (entry("width"), "30"),
+            (w("num_epochs"), 1),
+            (entry("num_train"), "300"),
+            (w("learning_rate"), 3e-3),
         ],
         lambda s: sweep_expected(data, s),
     )
@@ -405,7 +429,7 @@ def test_weight_scale_controls(data):
 
 def test_weight_scale_rapid_and_divergence(data, monkeypatch):
     app = widgets.weight_scale_sensitivity(data, grid=False, num_epochs=1, num_train=200)
-    rapid(app, app._grid_widgets["depth"], [1, 2, 3, 4])
+    rapid(app, app.widget("depth"), [1, 2, 3, 4])
     assert_sweep_plotted(app, sweep_expected(data, app.setting()))
     real = E.weight_scale_sweep
 
@@ -420,11 +444,12 @@ def test_weight_scale_rapid_and_divergence(data, monkeypatch):
     monkeypatch.setattr(E, "weight_scale_sweep", diverging)
     app.set(depth=5)
     app.wait()
-    assert app.messages() == ["baseline: diverged in 2 of 20 runs (first at iteration 4)"]
+    expected = "baseline: diverged in 2 of 20 runs (first at iteration 4, loss not finite)"
+    assert expected in app.messages()
     monkeypatch.setattr(E, "weight_scale_sweep", real)
     app.set(depth=6)
     app.wait()
-    assert app.messages() == []
+    assert not any("diverged" in m for m in app.messages())
 
 
 # -- dropout ------------------------------------------------------------------------------
@@ -455,17 +480,17 @@ def dropout_expected(data, s):
 def test_dropout_controls(data):
     app = widgets.dropout_regularization(data, grid=False, num_epochs=10)
     assert_plotted(app, dropout_expected(data, app.setting()))
-    g, f, live = app._grid_widgets, app._fine_widgets, app._live_widgets
+    w, entry = controls_of(app)
     change_each(
         app,
         [
-            (g["keep_ratio"], 0.2),
-            (f["keep_ratio"], 0.33),
-            (live["width"], 200),
-            (live["num_epochs"], 5),
-            (live["num_train"], 200),
-            (live["learning_rate"], 3e-3),
-            (live["weight_scale"], 7e-2),
+            (w("keep_ratio"), 0.2),
+            (entry("keep_ratio"), "0.33"),
+            (entry("width"), "200"),
+            (entry("num_epochs"), "5"),
+            (entry("num_train"), "200"),
+            (w("learning_rate"), 3e-3),
+            (entry("weight_scale"), "0.07"),
         ],
         lambda s: dropout_expected(data, s),
     )
@@ -476,7 +501,7 @@ def test_dropout_controls(data):
 
 def test_dropout_rapid_and_divergence(data, monkeypatch):
     app = widgets.dropout_regularization(data, grid=False, num_epochs=5)
-    rapid(app, app._grid_widgets["keep_ratio"], [1.0, 0.9, 0.3, 0.1])
+    rapid(app, app.widget("keep_ratio"), [1.0, 0.9, 0.3, 0.1])
     assert_plotted(app, dropout_expected(data, app.setting()))
     real = E.dropout_sweep
 
@@ -488,11 +513,13 @@ def test_dropout_rapid_and_divergence(data, monkeypatch):
     monkeypatch.setattr(E, "dropout_sweep", diverging)
     app.set(keep_ratio=0.75)
     app.wait()
-    assert app.messages() == ["dropout: diverged in 1 of 2 runs (first at iteration 3)"]
+    assert app.messages() == [
+        "dropout: diverged in 1 of 2 runs (first at iteration 3, loss not finite)"
+    ]
     monkeypatch.setattr(E, "dropout_sweep", real)
     app.set(keep_ratio=0.6)
     app.wait()
-    assert app.messages() == []
+    assert not any("diverged" in m for m in app.messages())
 
 
 # -- shared behaviour ----------------------------------------------------------------------
@@ -521,19 +548,114 @@ def test_seeded_same_settings_same_png(data, name):
 def test_overrides_are_checked(data):
     with pytest.raises(TypeError, match="unexpected keyword argument 'num_epoch'"):
         widgets.optimizer_race(data, grid=False, num_epoch=3)
-    with pytest.raises(ValueError, match="not one of the grid values"):
-        widgets.optimizer_race(data, grid=False, learning_rate=5e-3)
+    with pytest.raises(ValueError, match="learning_rate=5.0 is out of range"):
+        widgets.optimizer_race(data, grid=False, learning_rate=5.0)
+    with pytest.raises(ValueError, match="batch_size=30 is not accepted: one of"):
+        widgets.optimizer_race(data, grid=False, batch_size=30)
+    # the constructor and set() accept the same values
+    app = widgets.optimizer_race(data, grid=False, learning_rate=5e-3, num_epochs=1)
+    assert app.setting()["learning_rate"] == 5e-3
+    with pytest.raises(ValueError, match="batch_size=30 is not accepted: one of"):
+        app.set(batch_size=30)
+    with pytest.raises(ValueError, match="learning_rate=5.0 is out of range"):
+        app.set(learning_rate=5.0)
     with pytest.raises(ValueError, match="surface must be one of"):
         widgets.loss_surface(surface="bowl")
     with pytest.raises(TypeError, match="data must be None or the dict"):
         widgets.optimizer_race([1, 2, 3])
 
 
-def test_bad_live_value_shows_message_not_traceback(data):
-    app = widgets.optimizer_race(data, grid=False)
-    app._live_widgets["rules"].value = ()  # no rule: nothing to compare
-    app.wait()
-    assert app.busy.value == ""
-    # either an (empty) plot or a clear message, never an exception out of the observer
-    if app.last_error:
-        assert app.messages() and "could not compute" in app.messages()[0]
+def test_no_rule_selected_is_a_plain_sentence(data):
+    for app in (
+        widgets.optimizer_race(data, grid=False, num_epochs=1),
+        widgets.loss_surface(grid=False),
+    ):
+        app.widget("rules").value = ()
+        assert app.wait()
+        assert app.last_error is None and app.busy.value == ""
+        assert app.messages() == [
+            "No update rule is selected: select at least one in the list of rules."
+        ]
+        assert app.plotted() == {}
+        assert app.plot.legend_handles() and not any(
+            h.get_visible() for h in app.plot.legend_handles() if h.get_gid()
+        )
+
+
+# -- defaults, small data, controls -----------------------------------------------------
+
+
+def engine_default(function, name):
+    return inspect.signature(function).parameters[name].default
+
+
+def test_apps_open_on_the_chapter_experiments(data):
+    n = len(data["X_train"])
+    race = widgets.optimizer_race(data, grid=False).setting()
+    for key in ("num_epochs", "batch_size", "weight_scale"):
+        assert race[key] == engine_default(E.compare_update_rules, key), key
+    assert (race["width"],) * race["depth"] == engine_default(E.compare_update_rules, "hidden_dims")
+    assert race["num_train"] == min(engine_default(E.compare_update_rules, "num_train"), n)
+    assert race["learning_rate"] == E.HOMEWORK_RULES["sgd"]["learning_rate"]
+    assert race["momentum"] == 0.9  # the homework's (and sgd_momentum's default)
+    adaptive = widgets.adaptive_rates(data, grid=False).setting()
+    assert (
+        adaptive["rmsprop_learning_rate"] == E.HOMEWORK_ADAPTIVE_RULES["rmsprop"]["learning_rate"]
+    )
+    assert adaptive["adam_learning_rate"] == E.HOMEWORK_ADAPTIVE_RULES["adam"]["learning_rate"]
+    assert (adaptive["width"],) * adaptive["depth"] == (100,) * 5
+    bn = widgets.batchnorm_vs_baseline(data, grid=False).setting()
+    for key in ("num_epochs", "batch_size", "weight_scale", "num_train", "learning_rate"):
+        assert bn[key] == engine_default(E.batchnorm_vs_baseline, key), key
+    assert (bn["width"],) * bn["depth"] == engine_default(E.batchnorm_vs_baseline, "hidden_dims")
+    ws = widgets.weight_scale_sensitivity(data, grid=False).setting()
+    for key in ("num_epochs", "batch_size", "learning_rate"):
+        assert ws[key] == engine_default(E.weight_scale_sweep, key), key
+    assert (ws["width"],) * ws["depth"] == engine_default(E.weight_scale_sweep, "hidden_dims")
+    drop = widgets.dropout_regularization(data, grid=False).setting()
+    for key in ("num_train", "num_epochs", "batch_size", "learning_rate", "weight_scale"):
+        assert drop[key] == engine_default(E.dropout_sweep, key), key
+    assert (drop["width"],) * drop["depth"] == engine_default(E.dropout_sweep, "hidden_dims")
+    assert drop["keep_ratio"] in engine_default(E.dropout_sweep, "keep_ratios")
+    quad = widgets.loss_surface(surface="quadratic", grid=False).setting()
+    assert (quad["learning_rate"], quad["momentum"], quad["num_steps"]) == (0.02, 0.9, 100)
+    rosen = widgets.loss_surface(surface="rosenbrock", grid=False).setting()
+    assert (rosen["learning_rate"], rosen["momentum"], rosen["num_steps"]) == (1e-3, 0.9, 300)
+
+
+@pytest.mark.parametrize("name", sorted(set(widgets.APPS) - {"loss_surface"}))
+def test_apps_work_on_twenty_training_images(data, name):
+    small = dict(data)
+    small["X_train"], small["y_train"] = data["X_train"][:20], data["y_train"][:20]
+    app = widgets.APPS[name](small, grid=False, num_epochs=1)
+    assert app.last_error is None and app.result is not None
+    if "num_train" in {c.key for c in app.controls}:
+        control = app.control("num_train")
+        assert control.hi == 20 and app.setting()["num_train"] == 20
+        notes = [c.value for c in app.children if "nndl-data-note" in c._dom_classes]
+        assert any("only 20 training images" in n for n in notes), notes
+    too_small = dict(small)
+    too_small["X_train"], too_small["y_train"] = data["X_train"][:19], data["y_train"][:19]
+    with pytest.raises(ValueError, match="at least 20 training images, got 19"):
+        widgets.APPS[name](too_small, grid=False)
+
+
+@pytest.mark.parametrize("name", sorted(widgets.APPS))
+def test_every_control_is_explained_and_reachable(data, name):
+    app = APP_CALLS[name](data)
+    for control in app.controls:
+        assert control.tooltip and control.widget.tooltip == control.tooltip, control.key
+        if control.kind == "slider":
+            values = np.asarray(control.values, dtype=float)
+            assert np.all(np.diff(values) > 0), control.key
+            # a slider crosses its range in at most about 40 key presses
+            assert len(values) <= 45, (control.key, len(values))
+            if (
+                "β" in control.description
+                or "momentum" in control.description
+                or (control.key == "decay_rate")
+            ):
+                # log(1 - beta) scale: the gaps 1 - beta shrink by similar factors
+                gaps = 1.0 - values[values < 1.0]
+                ratios = gaps[:-1] / gaps[1:]
+                assert np.all(ratios > 1.0) and ratios.max() / ratios.min() < 3.5, control.key

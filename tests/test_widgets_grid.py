@@ -184,16 +184,16 @@ CASES = {
     "loss_surface_quadratic": (
         lambda d, **k: widgets.loss_surface(d, surface="quadratic", **k),
         surface,
-        (8, 4),
+        (6, 4),
     ),
     "loss_surface_rosenbrock": (
         lambda d, **k: widgets.loss_surface(d, surface="rosenbrock", **k),
         surface,
-        (8, 4),
+        (6, 4),
     ),
-    "adaptive_rates": (widgets.adaptive_rates, adaptive, (8, 4)),
-    "batchnorm_vs_baseline": (widgets.batchnorm_vs_baseline, batchnorm, (8, 4)),
-    "weight_scale_sensitivity": (widgets.weight_scale_sensitivity, sweep, (8,)),
+    "adaptive_rates": (widgets.adaptive_rates, adaptive, (6, 4)),
+    "batchnorm_vs_baseline": (widgets.batchnorm_vs_baseline, batchnorm, (6, 4)),
+    "weight_scale_sensitivity": (widgets.weight_scale_sensitivity, sweep, (6,)),
     "dropout_regularization": (widgets.dropout_regularization, dropout, (8,)),
 }
 
@@ -258,24 +258,20 @@ def test_grid_shape_covers_the_sliders(case):
     assert tuple(len(a["values"]) for a in axes) >= shape
     assert all(len(a["values"]) >= n for a, n in zip(axes, shape, strict=False))
     for axis in axes:
-        slider = app._grid_widgets[axis["key"]]
+        slider = app.widget(axis["key"])
         assert [v for _, v in slider.options] == axis["values"]
         assert slider.index == axis["default_index"]
         assert "nndl-grid-slider" in slider._dom_classes
-        fine = app._fine_widgets.get(axis["key"])
-        if fine is not None:  # the live-only slider spans exactly the grid's range
-            lo, hi = min(axis["values"]), max(axis["values"])
-            if isinstance(fine, W.FloatLogSlider):
-                assert np.isclose(fine.min, np.log10(lo)) and np.isclose(fine.max, np.log10(hi))
-            else:
-                assert np.isclose(fine.min, lo) and np.isclose(fine.max, hi)
-            assert "nndl-live-only" in fine._dom_classes
+        control = app.control(axis["key"])
+        if control.any_value:  # a live kernel takes any value, at least over the grid's range
+            assert control.lo <= min(axis["values"]) and control.hi >= max(axis["values"])
+            assert "nndl-live-only" in control.entry._dom_classes
 
 
 def test_stacks_are_jslinked_and_frames_named(case):
     name, build, experiment, shape, app = case
     axes = app.grid_axes()
-    links = app._links
+    links = app.links
     # one link for the outer Stack, one per inner Stack
     expected_links = sum(
         int(np.prod([len(a["values"]) for a in axes[:i]])) for i in range(len(axes))
@@ -285,7 +281,8 @@ def test_stacks_are_jslinked_and_frames_named(case):
         assert link._model_name == "LinkModel"
         (slider, attr), (stack, target) = link.source, link.target
         assert attr == "index" and target == "selected_index"
-        assert slider in app._grid_widgets.values() and isinstance(stack, W.Stack)
+        grid_widgets = [app.widget(a["key"]) for a in axes]
+        assert slider in grid_widgets and isinstance(stack, W.Stack)
     frames = app.grid_frames()
 
     def walk(node, prefix):
@@ -300,13 +297,13 @@ def test_stacks_are_jslinked_and_frames_named(case):
     walk(app.mode.children[0], ())
     # the page shows the default's frame until the kernel draws something else
     default = tuple(a["default_index"] for a in axes)
-    assert app.mode.selected_index == 0
+    assert not app.showing_live
     assert app.visible_frame() == frames[default]
     # in Python, an explicit link stands in for the browser's jslink
     last = app.grid_axes()[-1]
-    slider = app._grid_widgets[last["key"]]
+    slider = app.widget(last["key"])
     outer = app.mode.children[0]
-    W.link((app._grid_widgets[axes[0]["key"]], "index"), (outer, "selected_index"))
+    W.link((app.widget(axes[0]["key"]), "index"), (outer, "selected_index"))
     assert outer.selected_index == axes[0]["default_index"]
     assert slider.index == last["default_index"]
 
@@ -330,7 +327,7 @@ def test_each_frame_names_the_setting_it_was_drawn_for(case):
     for index, png in app.grid_frames().items():
         drawn_for = json.loads(PILImage.open(io.BytesIO(png)).text[SETTING_TEXT_KEY])
         labels = {
-            axis["key"]: app._grid_widgets[axis["key"]].options[i][0]
+            axis["key"]: app.widget(axis["key"]).options[i][0]
             for axis, i in zip(axes, index, strict=True)
         }
         assert drawn_for == labels, (name, index)

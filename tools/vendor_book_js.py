@@ -8,6 +8,12 @@ holds the pinned versions), then copies exactly the files the pages load into
 ``book/_vendor/nndl_vendor/``.  ``_config.yml`` lists ``book/_vendor`` in
 ``html_static_path``, so they are served from ``_static/nndl_vendor/``.
 
+The anywidget front end (``anywidget/dist/index.js``, the widgets of
+:mod:`widgets.paths`) is copied from the installed Python package: its wheel
+ships the same file as npm's ``anywidget/dist/index.js`` under
+``anywidget/nbextension/index.js``, so it always matches the version that wrote
+the widget state, and needs no npm.
+
 The folder must not be called ``_static``: Jupyter Book 1 injects every
 ``*.js`` and ``*.css`` found under a ``_static`` folder into every page.
 
@@ -58,6 +64,22 @@ TREES = [
 # The widget fonts (Font Awesome) that embed-amd.js references by hashed name.
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 CONFIG_SCRIPT = ROOT / "book" / "_ext" / "widgets-config.js"
+# The anywidget front end: (file inside the Python package, destination).
+ANYWIDGET_FILE = ("nbextension/index.js", "anywidget/dist/index.js")
+
+
+def anywidget_front_end() -> tuple[Path, str]:
+    """The installed anywidget's AMD front end and the package version."""
+    try:
+        import anywidget
+    except ImportError:
+        sys.exit("vendor: the Python package anywidget is not installed (pip install -e '.[book]')")
+    source = Path(anywidget.__file__).resolve().parent / ANYWIDGET_FILE[0]
+    if not source.is_file():
+        sys.exit(
+            f"vendor: {source} is missing from the installed anywidget {anywidget.__version__}"
+        )
+    return source, anywidget.__version__
 
 
 def installed_version(node_modules: Path, package: str) -> str | None:
@@ -113,6 +135,7 @@ def ensure_packages(cache: Path) -> None:
 
 def copy_files(node_modules: Path, dest: Path) -> int:
     """Replace ``dest`` by the files the pages need; return the bytes copied."""
+    anywidget_js, anywidget_version = anywidget_front_end()  # before anything is removed
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -129,7 +152,10 @@ def copy_files(node_modules: Path, dest: Path) -> int:
     for font in fonts:
         shutil.copy2(font, dest / "@jupyter-widgets/html-manager/dist" / font.name)
     shutil.copy2(CONFIG_SCRIPT, dest / CONFIG_SCRIPT.name)
-    (dest / "VERSIONS.json").write_text(json.dumps(PINS, indent=2) + "\n", encoding="utf-8")
+    (dest / ANYWIDGET_FILE[1]).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(anywidget_js, dest / ANYWIDGET_FILE[1])
+    versions = {**PINS, "anywidget (from the Python package)": anywidget_version}
+    (dest / "VERSIONS.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
     return sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
 
 

@@ -11,17 +11,25 @@ One function per app; each returns an :class:`~widgets.core.App` (an
     widgets.batchnorm_vs_baseline()                # with and without batchnorm
     widgets.weight_scale_sensitivity()             # the homework's 20-scale sweep
     widgets.dropout_regularization()               # keep ratio vs overfitting gap
+    widgets.optimizer_paths(surface="rosenbrock")  # computed in the page, any setting
+    widgets.momentum_rate_map(kappa=50)            # the convergence map, in the page
 
 ``data=None`` means ``nndl_lab.data.get_data("auto")``; keyword overrides set
-control defaults or fixed settings. Each app precomputes a grid of settings so
-its gridded sliders also work in the static HTML book; in a running kernel
-every control retrains (see :mod:`widgets.core`).
+control defaults (the same values ``App.set`` accepts) or fixed settings. Each
+app opens on the setting of the chapter experiment it sits beside and
+precomputes a grid of settings so its gridded sliders also work in the static
+HTML book; in a running kernel every control retrains (see :mod:`widgets.core`).
+
+``optimizer_paths`` and ``momentum_rate_map`` (:mod:`widgets.paths`) are
+anywidgets that compute in the browser: no frames, every setting, in the static
+book and in JupyterLab alike.
 """
 
 from .adaptive import adaptive_rates
 from .batchnorm import batchnorm_vs_baseline
-from .core import STATIC_NOTE, App, Grid, Live, Plot, frame_report, grid_frames
+from .core import STATIC_NOTE, App, Cache, Control, Grid, Live, Plot, frame_report, grid_frames
 from .dropout import dropout_regularization
+from .paths import OptimizerPaths, momentum_rate_map, optimizer_paths
 from .race import optimizer_race
 from .surface import loss_surface
 from .weight_scale import weight_scale_sensitivity
@@ -40,6 +48,9 @@ __all__ = [
     "APPS",
     "STATIC_NOTE",
     "App",
+    "OptimizerPaths",
+    "Cache",
+    "Control",
     "Grid",
     "Live",
     "Plot",
@@ -49,6 +60,8 @@ __all__ = [
     "frame_report",
     "grid_frames",
     "loss_surface",
+    "momentum_rate_map",
+    "optimizer_paths",
     "optimizer_race",
     "weight_scale_sensitivity",
 ]

@@ -1,17 +1,16 @@
-"""Small helpers shared by the app modules (labels, colours, overrides, memo)."""
+"""Small helpers shared by the app modules (labels, colours, controls, data, axes)."""
 
 from __future__ import annotations
 
-import collections
-import threading
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 
-import ipywidgets as W
 import numpy as np
 
 from nndl_lab import optim
 
-from .core import Grid, Live, _freeze
+from .canvas import LABEL_SIZE, TICK_SIZE, TITLE_SIZE
+from .controls import Control, Live
 
 #: The update rules in the order the book introduces them (the registry's order).
 RULES = tuple(optim.RULES)
@@ -39,8 +38,9 @@ BASELINE_COLOR = "#1f77b4"
 BATCHNORM_COLOR = "#ff7f0e"
 REFERENCE_COLOR = "#7f7f7f"
 
-LABEL_SIZE = 8
-TICK_SIZE = 7
+#: Inputs wider than this (CIFAR-10's 3,072) make an app train on a subsample by default,
+#: so that its default setting redraws in about a second.
+WIDE_INPUT = 1000
 
 
 def resolve_data(data):
@@ -54,32 +54,66 @@ def resolve_data(data):
             "data must be None or the dict nndl_lab.data.get_data() returns "
             f"(X_train, y_train, X_val, y_val, ...), got {type(data).__name__}"
         )
+    n = len(data["X_train"])
+    if n < 20:
+        raise ValueError(f"data must have at least 20 training images, got {n}")
     return data
 
 
-def apply_overrides(app: str, controls: Sequence, fixed: dict, overrides: Mapping) -> None:
+def input_dim(data) -> int:
+    return int(np.prod(np.shape(data["X_train"])[1:]))
+
+
+def data_name(data) -> str:
+    name = getattr(data, "name", None) or (data.get("name") if isinstance(data, Mapping) else None)
+    return str(name) if name else "the data"
+
+
+def with_validation_subset(data, num_val: int | None):
+    """``data`` with only its first ``num_val`` validation images (a view; nothing copied)."""
+    n_val = len(data["y_val"])
+    if num_val is None or num_val >= n_val:
+        return data
+    view = dict(data)
+    view["X_val"] = data["X_val"][:num_val]
+    view["y_val"] = data["y_val"][:num_val]
+    return view
+
+
+def data_notes(data, *, num_train: int, chapter_num_train: int, num_val=None) -> list[str]:
+    """The lines an app shows about the images it uses."""
+    n, n_val = len(data["X_train"]), len(data["y_val"])
+    lines = []
+    if num_train < min(chapter_num_train, n):
+        line = (
+            f"On these {input_dim(data):,}-dimensional images the app trains on the first "
+            f"{num_train:,} of {n:,} training images (the chapter's experiment uses "
+            f"{min(chapter_num_train, n):,})"
+        )
+        if num_val is not None and num_val < n_val:
+            line += f" and measures validation accuracy on {num_val:,} of {n_val:,} images"
+        lines.append(line + ", so that a setting redraws in about a second.")
+    if n < chapter_num_train and n < 100:
+        lines.append(
+            f"This data set has only {n} training images: the training-set control goes up to {n}."
+        )
+    return lines
+
+
+def apply_overrides(app: str, controls: Sequence[Control], fixed: dict, overrides: Mapping):
     """Keyword overrides of an app function: control defaults or fixed setting entries.
 
-    A key naming a grid control must be one of its grid values; a key naming a
-    live control sets that widget's value; any other key must be one of the
-    app's fixed settings.
+    A key naming a control sets its default (anything :meth:`Control.coerce`
+    accepts, the same values as :meth:`widgets.core.App.set`); any other key
+    must be one of the app's fixed settings.
     """
     by_key = {c.key: c for c in controls}
     for key, value in overrides.items():
         if key in by_key:
-            control = by_key[key]
-            if isinstance(control, Grid):
-                i = control.index_of(value)
-                if i is None:
-                    raise ValueError(
-                        f"{app}: {key}={value!r} is not one of the grid values {control.values}"
-                    )
-                control.default = control.values[i]
-            else:
-                try:
-                    control.widget.value = value
-                except Exception as exc:
-                    raise ValueError(f"{app}: {key}={value!r} is not accepted: {exc}") from exc
+            try:
+                by_key[key].default = by_key[key].coerce(value)
+            except ValueError as exc:
+                raise ValueError(f"{app}: {exc}") from None
         elif key in fixed:
             fixed[key] = value
         else:
@@ -89,97 +123,107 @@ def apply_overrides(app: str, controls: Sequence, fixed: dict, overrides: Mappin
             )
 
 
-class Memo:
-    """A small thread-safe LRU memo of experiment calls (per app: its data is fixed)."""
+# -- value ladders (the positions of a slider) ------------------------------------------
 
-    def __init__(self, maxsize: int = 128):
-        self._cache: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.maxsize = maxsize
-        self.calls = 0
-
-    def __call__(self, function: Callable, data, **kwargs):
-        key = (function.__module__, function.__qualname__, id(data), _freeze(kwargs))
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = function(data, **kwargs)
-        with self._lock:
-            self.calls += 1
-            self._cache[key] = result
-            while len(self._cache) > self.maxsize:
-                self._cache.popitem(last=False)
-        return result
+_NICE = {
+    10: (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0),
+    5: (1.0, 1.5, 2.5, 4.0, 6.0),
+    3: (1.0, 2.0, 5.0),
+    2: (1.0, 3.0),
+}
 
 
-# -- live-only widgets ------------------------------------------------------------
+def log_ladder(lo: float, hi: float, presses: int = 40) -> list[float]:
+    """Round values from ``lo`` to ``hi`` on a log scale, at most about ``presses`` of them
+    (ten per decade over up to four decades, fewer per decade over more)."""
+    decades = max(math.log10(hi / lo), 1e-9)
+    per = next((k for k in (10, 5, 3, 2) if k * decades <= presses), 2)
+    out = []
+    for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
+        for m in _NICE[per]:
+            v = float(f"{m * 10.0**e:.6g}")
+            if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
+                out.append(v)
+    return sorted(set(out) | {float(lo), float(hi)})
 
-_WIDTH = W.Layout(width="420px")
+
+def beta_ladder(lo: float, hi: float) -> list[float]:
+    """β values from ``lo`` to ``hi`` evenly spaced in log(1 − β) (0 allowed as ``lo``)."""
+    gaps = log_ladder(1.0 - hi, 1.0 if lo == 0 else 1.0 - lo)
+    values = sorted({float(f"{1.0 - g:.6g}") for g in gaps})
+    return [v for v in values if lo <= v <= hi]
 
 
-def live_int(key, description, value, lo, hi, step=1) -> Live:
-    widget = W.IntSlider(
-        value=value,
-        min=lo,
-        max=hi,
-        step=step,
-        description=description,
-        continuous_update=False,
-        layout=_WIDTH,
+def int_ladder(lo: int, hi: int, steps: int = 30) -> list[int]:
+    """Whole numbers from ``lo`` to ``hi``: all of them, or about ``steps`` log-spaced."""
+    lo, hi = int(lo), int(hi)
+    if hi - lo <= steps:
+        return list(range(lo, hi + 1))
+    values = {lo, hi}
+    for v in np.geomspace(max(lo, 1), hi, steps):
+        digits = max(0, len(str(int(v))) - 2)
+        values.add(int(round(v, -digits)))
+    return sorted(v for v in values if lo <= v <= hi)
+
+
+def live_number(
+    key, description, default, values, *, tooltip, integer=False, lo=None, hi=None
+) -> Live:
+    """A live-only slider over ``values`` that also takes any number in range."""
+    return Live(
+        key,
+        values,
+        default,
+        description,
+        any_value="int" if integer else "float",
+        lo=lo,
+        hi=hi,
+        tooltip=tooltip,
     )
-    return Live(key, widget)
 
 
-def live_log(key, description, value, lo, hi) -> Live:
-    widget = W.FloatLogSlider(
-        value=value,
-        base=10,
-        min=float(np.log10(lo)),
-        max=float(np.log10(hi)),
-        step=0.01,
-        readout_format=".3g",
-        description=description,
-        continuous_update=False,
-        layout=_WIDTH,
+def live_choice(key, description, options, default, *, tooltip, kind="toggle") -> Live:
+    return Live(key, options, default, description, kind=kind, tooltip=tooltip)
+
+
+def live_rules(key, description, rules, default, *, tooltip) -> Live:
+    return Live(
+        key,
+        list(rules),
+        tuple(default),
+        description,
+        kind="multi",
+        fmt=lambda r: RULE_LABELS.get(r, str(r)) if isinstance(r, str) else ", ".join(r),
+        tooltip=tooltip,
     )
-    return Live(key, widget)
 
 
-def live_float(key, description, value, lo, hi, step) -> Live:
-    widget = W.FloatSlider(
-        value=value,
-        min=lo,
-        max=hi,
-        step=step,
-        readout_format=".3g",
-        description=description,
-        continuous_update=False,
-        layout=_WIDTH,
+def num_train_control(data, default: int, *, lo: int = 20) -> Live:
+    n = len(data["X_train"])
+    lo = min(lo, n)
+    return live_number(
+        "num_train",
+        "training images",
+        min(default, n),
+        int_ladder(lo, n),
+        integer=True,
+        lo=lo,
+        hi=n,
+        tooltip=f"train on the first N training images (from {lo} to all {n})",
     )
-    return Live(key, widget)
 
 
-def live_choice(key, description, options, value) -> Live:
-    widget = W.Dropdown(options=options, value=value, description=description)
-    return Live(key, widget)
-
-
-def live_rules(key, description, rules, value) -> Live:
-    widget = W.SelectMultiple(
-        options=[(RULE_LABELS[r], r) for r in rules],
-        value=tuple(value),
-        rows=len(rules),
-        description=description,
-    )
-    return Live(key, widget, convert=tuple)
+def no_rule_message(setting, key: str = "rules") -> list[str]:
+    if not setting[key]:
+        return ["No update rule is selected: select at least one in the list of rules."]
+    return []
 
 
 # -- plotting helpers ---------------------------------------------------------------
 
 
 def style_axes(ax, title: str, xlabel: str, ylabel: str | None = None) -> None:
-    ax.set_title(title, fontsize=LABEL_SIZE + 1)
+    ax.set_title(title, fontsize=TITLE_SIZE)
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
@@ -187,10 +231,10 @@ def style_axes(ax, title: str, xlabel: str, ylabel: str | None = None) -> None:
     ax.grid(True, alpha=0.3, linewidth=0.5)
 
 
-def homework_panels(fig):
+def homework_panels(fig, top: float, bottom: float):
     """The homework's three panels on ``fig``: training loss per iteration, training
     accuracy per epoch and validation accuracy per epoch; returns the three axes."""
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.82, wspace=0.28)
+    fig.subplots_adjust(left=0.065, right=0.99, bottom=bottom, top=top, wspace=0.3)
     ax_loss, ax_train, ax_val = fig.subplots(1, 3)
     style_axes(ax_loss, "training loss", "iteration")
     style_axes(ax_train, "training accuracy", "epoch")
@@ -198,16 +242,11 @@ def homework_panels(fig):
     return ax_loss, ax_train, ax_val
 
 
-def autoscale(ax) -> None:
-    ax.relim(visible_only=True)
-    ax.autoscale_view()
-
-
 def set_loss_ylim(ax, histories: Sequence[np.ndarray]) -> None:
     """y-limits for training-loss panels: 0 to a little above the start.
 
     A setting that blows up first climbs to huge losses; the panel keeps the
-    scale of the initial loss (the message says what happened).
+    scale of the initial loss (the message band says what happened).
     """
     finite = [np.asarray(h)[np.isfinite(h)] for h in histories if len(h)]
     finite = [h for h in finite if h.size]
@@ -223,22 +262,6 @@ def accuracy_ylim(ax, histories: Sequence[np.ndarray]) -> None:
     finite = [np.asarray(h)[np.isfinite(h)] for h in histories if len(h)]
     lo = min((float(h.min()) for h in finite if h.size), default=0.0)
     ax.set_ylim(max(0.0, min(lo, 0.9) - 0.05), 1.02)
-
-
-def epochs_axis(n_checks: int) -> np.ndarray:
-    return np.arange(n_checks, dtype=float)
-
-
-def setting_caption(setting: Mapping, keys: Sequence[tuple[str, str]]) -> str:
-    parts = []
-    for key, label in keys:
-        value = setting[key]
-        if isinstance(value, float):
-            value = f"{value:.3g}"
-        elif isinstance(value, (tuple, list)):
-            value = "×".join(map(str, value)) if value else "–"
-        parts.append(f"{label} {value}")
-    return ",  ".join(parts)
 
 
 def run_from_table(table: Mapping, i: int) -> dict:
@@ -278,3 +301,8 @@ def table_rows(table: Mapping, rows: Sequence[int], length: int) -> dict:
         else:
             out[key] = value
     return out
+
+
+def mac_per_step(dims: Sequence[int], batch: int) -> float:
+    """Multiply-adds of one forward and backward pass of a net with layer sizes ``dims``."""
+    return 3.0 * batch * sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))

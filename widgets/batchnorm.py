@@ -19,20 +19,30 @@ from nndl_lab import experiments as E
 from ._common import (
     BASELINE_COLOR,
     BATCHNORM_COLOR,
-    LABEL_SIZE,
+    WIDE_INPUT,
     accuracy_ylim,
     apply_overrides,
+    data_notes,
     homework_panels,
-    live_int,
-    live_log,
+    input_dim,
+    int_ladder,
+    live_number,
+    log_ladder,
+    mac_per_step,
+    num_train_control,
     resolve_data,
     run_from_table,
     set_loss_ylim,
+    with_validation_subset,
 )
-from .core import App, Grid, Plot
+from .canvas import Plot, run_flags
+from .core import App, Grid
 
-WEIGHT_SCALES = [1e-3, 3e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.3, 1.0]
+WEIGHT_SCALES = [1e-3, 1e-2, 2e-2, 0.1, 0.3, 1.0]
 DEPTHS = [2, 3, 5, 8]
+#: Chapter 6's experiment (the homework's): 1,000 images, five hidden layers of 100.
+CHAPTER_NUM_TRAIN = 1000
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
 VARIANTS = {"baseline": ("baseline", BASELINE_COLOR), "batchnorm": ("batchnorm", BATCHNORM_COLOR)}
 
 
@@ -74,21 +84,30 @@ def compute_grid(data, settings, n_jobs: int = 1) -> list:
     return results
 
 
-class BatchnormPlot(Plot):
-    figsize = (8.0, 2.9)
+def make_cost(data):
+    d, n, n_val = input_dim(data), len(data["X_train"]), len(data["y_val"])
 
+    def cost(setting) -> float:
+        dims = [d, *(setting["width"],) * setting["depth"], 10]
+        n_train = min(setting["num_train"], n)
+        iterations = E.num_iterations(n_train, setting["batch_size"], setting["num_epochs"])
+        checks = (setting["num_epochs"] + 1) * (min(n_train, 1000) + n_val)
+        per_run = iterations * mac_per_step(dims, setting["batch_size"])
+        return 2 * (per_run + checks * mac_per_step(dims, 1) / 3)
+
+    return cost
+
+
+class BatchnormPlot(Plot):
     def setup(self):
-        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig)
+        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig, self.top, self.bottom)
         self.lines = {}
         for key, (label, color) in VARIANTS.items():
             self.lines[key] = (
-                self.ax_loss.plot([], [], color=color, lw=0.8, label=label, gid=f"loss/{key}")[0],
-                self.ax_train.plot([], [], "o-", color=color, ms=3, lw=1, gid=f"train/{key}")[0],
-                self.ax_val.plot([], [], "o-", color=color, ms=3, lw=1, gid=f"val/{key}")[0],
+                self.ax_loss.plot([], [], color=color, lw=1.0, label=label, gid=f"loss/{key}")[0],
+                self.ax_train.plot([], [], "o-", color=color, ms=3, lw=1.2, gid=f"train/{key}")[0],
+                self.ax_val.plot([], [], "o-", color=color, ms=3, lw=1.2, gid=f"val/{key}")[0],
             )
-        self.ax_val.legend(
-            handles=[self.lines[k][0] for k in VARIANTS], fontsize=LABEL_SIZE - 1, loc="lower right"
-        )
 
     def update(self, result, setting):
         for key in VARIANTS:
@@ -97,6 +116,8 @@ class BatchnormPlot(Plot):
             self.lines[key][0].set_data(np.arange(1, len(loss) + 1), loss)
             self.lines[key][1].set_data(np.arange(len(train)), train)
             self.lines[key][2].set_data(np.arange(len(val)), val)
+            for line in self.lines[key]:
+                line.set_visible(True)
         self.ax_loss.set_xlim(
             0, E.num_iterations(setting["num_train"], setting["batch_size"], setting["num_epochs"])
         )
@@ -105,12 +126,29 @@ class BatchnormPlot(Plot):
         for ax in (self.ax_train, self.ax_val):
             ax.set_xlim(-0.2, setting["num_epochs"] + 0.2)
             accuracy_ylim(ax, accs)
-        self.fig.suptitle(
-            f"weight scale {setting['weight_scale']:.3g}, {setting['depth']} hidden layers "
-            f"of {setting['width']}, Adam lr {setting['learning_rate']:.3g}, "
-            f"{setting['num_epochs']} epochs, {setting['num_train']} samples",
-            fontsize=LABEL_SIZE,
+
+    def legend_handles(self):
+        return [self.lines[k][0] for k in VARIANTS]
+
+    def title(self, setting):
+        return (
+            f"weight scale {setting['weight_scale']:.3g}; {setting['depth']} hidden layers of "
+            f"{setting['width']}; Adam, learning rate {setting['learning_rate']:.3g}; "
+            f"{setting['num_train']} training images, {setting['num_epochs']} epochs, "
+            f"batch {setting['batch_size']}"
         )
+
+    def messages(self, result, setting):
+        lines = []
+        for key, (label, _) in VARIANTS.items():
+            run = result[key]
+            lines += run_flags(
+                label,
+                run["loss_history"],
+                accuracy=run["train_acc_history"],
+                diverged_at=run["diverged_at"],
+            )
+        return lines
 
 
 def batchnorm_vs_baseline(
@@ -118,9 +156,13 @@ def batchnorm_vs_baseline(
 ) -> App:
     """The same net with and without batchnorm: loss, training and validation accuracy.
 
-    Grid (static page): weight scale (8 values, 1e-3 to 1) × depth (2, 3, 5, 8
-    hidden layers). Live only: a continuous weight scale, hidden width,
-    epochs, training samples and Adam's learning rate.
+    Opens on chapter 6's experiment (the homework's): five hidden layers of
+    100, weight scale 2e-2, 1,000 training images, 10 epochs of batches of
+    50, Adam at 1e-3. Grid (static page): weight scale (6 values, 1e-3 to 1;
+    in a live kernel any value in range) × depth (2, 3, 5, 8 hidden layers).
+    Live only: hidden width, epochs, training images and Adam's learning
+    rate. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
+    images and measures validation accuracy on 100 (the app says so).
 
     Parameters
     ----------
@@ -128,31 +170,73 @@ def batchnorm_vs_baseline(
         From :func:`nndl_lab.data.get_data`; None uses ``get_data("auto")``.
     grid, threaded : see :class:`widgets.core.App`.
     **overrides
-        Defaults of the controls (``weight_scale``, ``depth`` (grid values),
-        ``width``, ``num_epochs``, ``num_train``, ``learning_rate``) or
-        ``batch_size``, ``seed``.
+        Defaults of the controls (``weight_scale``, ``depth``, ``width``,
+        ``num_epochs``, ``num_train``, ``learning_rate``; the values
+        :meth:`widgets.core.App.set` accepts) or ``batch_size``, ``seed``, ``num_val``.
     """
     data = resolve_data(data)
-    n_train = len(data["X_train"])
+    wide = input_dim(data) > WIDE_INPUT
     controls = [
-        Grid("weight_scale", WEIGHT_SCALES, 2e-2, "weight scale", fine="log"),
-        Grid("depth", DEPTHS, 5, "hidden layers"),
-        live_int("width", "hidden width", 50, 10, 200, 10),
-        live_int("num_epochs", "epochs", 4, 1, 20),
-        live_int("num_train", "training samples", min(1000, n_train), 100, n_train, 50),
-        live_log("learning_rate", "Adam learning rate", 1e-3, 1e-4, 1e-1),
+        Grid(
+            "weight_scale",
+            WEIGHT_SCALES,
+            2e-2,
+            "weight scale",
+            any_value="float",
+            tooltip="standard deviation of the initial weights (both nets; log scale)",
+        ),
+        Grid(
+            "depth",
+            DEPTHS,
+            5,
+            "hidden layers",
+            any_value="int",
+            lo=1,
+            hi=8,
+            tooltip="number of hidden layers (1 to 8 in a live kernel)",
+        ),
+        live_number(
+            "width",
+            "hidden width",
+            100,
+            int_ladder(10, 200),
+            integer=True,
+            tooltip="units per hidden layer (10 to 200)",
+        ),
+        live_number(
+            "num_epochs",
+            "epochs",
+            10,
+            list(range(1, 21)),
+            integer=True,
+            tooltip="passes over the training images (1 to 20)",
+        ),
+        num_train_control(data, WIDE_NUM_TRAIN if wide else CHAPTER_NUM_TRAIN),
+        live_number(
+            "learning_rate",
+            "Adam η",
+            1e-3,
+            log_ladder(1e-4, 1e-1),
+            tooltip="Adam's learning rate (1e-4 to 0.1, log scale)",
+        ),
     ]
-    fixed = {"batch_size": 50, "seed": 0}
+    fixed = {"batch_size": 50, "seed": 0, "num_val": WIDE_NUM_VAL if wide else None}
     apply_overrides("batchnorm_vs_baseline", controls, fixed, overrides)
+    view = with_validation_subset(data, fixed["num_val"])
+    n_train = next(c for c in controls if c.key == "num_train").default
     return App(
         "batchnorm",
         "Batch normalization: the same net with and without it",
         controls,
         compute,
         BatchnormPlot,
-        data,
+        view,
         fixed=fixed,
         compute_grid=compute_grid,
+        cost=make_cost(view),
+        notes=data_notes(
+            data, num_train=n_train, chapter_num_train=CHAPTER_NUM_TRAIN, num_val=fixed["num_val"]
+        ),
         grid=grid,
         threaded=threaded,
     )

@@ -26,6 +26,7 @@ from nndl_lab.experiments import load_recorded
 __all__ = [
     "COLUMN_WIDTH",
     "RULE_STYLE",
+    "both_data_sets",
     "cifar10_reference",
     "data_label",
     "glue_number",
@@ -33,6 +34,7 @@ __all__ = [
     "plot_runs",
     "print_comparison",
     "print_summary",
+    "recorded_caption",
     "use_book_style",
 ]
 
@@ -159,6 +161,58 @@ def cifar10_reference(name, data, live=None):
     return recorded[name], recorded.label
 
 
+def both_data_sets(name, data, live, run_on):
+    """The result of experiment ``name`` on the data in use and on the other data set.
+
+    On CIFAR-10 the other data set is the digits, always at hand and cheap,
+    so ``run_on(digits)`` computes it; on the digits it is CIFAR-10, whose
+    recorded result is used (see :func:`cifar10_reference`).
+
+    Book: chapters 2–8.
+
+    Parameters
+    ----------
+    name : str
+        The experiment's name in the recording (``"optimizers"``, ``"adaptive"``,
+        ``"batchnorm"``, ``"weight-scale"``, ``"dropout"``, ``"capstone"``).
+    data : Dataset
+        The data in use.
+    live : dict
+        The chapter's result on ``data``.
+    run_on : callable
+        ``run_on(other_data) -> result``, the same experiment on another data set.
+
+    Returns
+    -------
+    dict
+        ``{label: result}``, the data in use first: ``{"digits, this run": ...,
+        "CIFAR-10, recorded": ...}`` or ``{"CIFAR-10, this run": ..., "digits, this
+        run": ...}``.
+    """
+    if getattr(data, "name", None) == "cifar10":
+        from nndl_lab.data import get_data
+
+        return {
+            "CIFAR-10, this run": live,
+            "digits, this run": run_on(get_data("digits", verbose=False)),
+        }
+    recorded, _ = cifar10_reference(name, data)
+    return {f"{getattr(data, 'name', 'data')}, this run": live, "CIFAR-10, recorded": recorded}
+
+
+def recorded_caption():
+    """One line saying what "recorded" means: data, date, seed and commit of the recording.
+
+    Book: chapters 2–8, under every table or figure with recorded results.
+    """
+    meta = load_recorded().meta
+    commit = (meta.get("commit") or "unknown")[:12]
+    return (
+        f"CIFAR-10, recorded: {load_recorded().label} with `nndl-lab reproduce --record` "
+        f"(commit {commit}); it is what this chapter computes when run on CIFAR-10."
+    )
+
+
 def print_comparison(columns, rows):
     """A table with one column per data set, e.g. digits (live) and CIFAR-10 (recorded).
 
@@ -192,6 +246,10 @@ def glue_number(name, value):
     """
     from myst_nb import glue
 
+    if isinstance(value, np.generic):
+        value = value.item()  # myst-nb parses the plain-text repr: np.float64(...) would not parse
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"value must be a real number; got {type(value).__name__}")
     glue(name, value, display=False)
 
 

@@ -1,60 +1,63 @@
-"""What every app shares: controls, latest-setting-wins redraws and the static grid.
+"""What every app shares, assembled from four parts.
 
 An app is declared, not programmed. It names
 
-- its **controls**: :class:`Grid` controls (a ``SelectionSlider`` or
-  ``ToggleButtons`` over a few values; they work in the static HTML book because
-  every value has a precomputed frame) and :class:`Live` controls (any value
-  widget; they need a running kernel and are marked "live kernel only");
+- its **controls** (:mod:`widgets.controls`): one per setting; :class:`Grid`
+  controls have a precomputed frame per value and work in the static HTML
+  book, :class:`Live` controls need a running kernel;
 - a pure **compute** function ``compute(data, setting) -> result`` that calls
   :mod:`nndl_lab.experiments` (and optionally ``compute_grid(data, settings)``
-  that computes many settings at once with the batched trainer);
-- a :class:`Plot`, which creates its axes and artists once and updates them
-  from a result (draw once, then ``set_data``).
+  that computes many settings at once with the batched trainer, and ``cost(setting)``,
+  a number proportional to its run time, for the waiting estimates);
+- a :class:`Plot` (:mod:`widgets.canvas`), which creates its axes and artists
+  once and updates them from a result.
 
-:class:`App` does the rest, once for all apps:
+:class:`App` joins them with
 
-- **draw on display**: the frame for the default setting is rendered while the
-  app is built, so an executed notebook (and the HTML book made from it) holds
-  the figure;
-- **latest setting wins**: a change starts a computation in one worker thread;
-  changes made while it runs replace the pending setting, and a result whose
-  setting is no longer the latest is dropped;
-- a **busy indicator** (``"computing…"``) while it works;
-- a **divergence message** ("diverged at iteration N") drawn on the figure, and
-  a message instead of a traceback when a computation fails;
-- the **static grid**: one PNG frame per combination of grid values, as the
-  children of (nested) ``ipywidgets.Stack`` widgets that ``jslink`` connects to
-  the grid sliders, so the sliders switch frames in a page without a kernel.
+- the **canvas** (:class:`~widgets.canvas.Canvas`): the figure at a fixed size,
+  with the settings line, the legend row and the messages above the axes;
+- the **worker** (:class:`~widgets.worker.LatestWins`): a change computes in one
+  worker thread, the latest setting wins, and a newer setting stops the
+  computation in progress; while it runs the shown figure is dimmed, and after
+  a second a progress bar and the elapsed time appear (settings estimated to
+  take more than :data:`LONG_S` seconds say so when they start);
+- the **static grid** (:class:`~widgets.grid.StaticGrid`);
+- one **cache** (:class:`Cache`) of results by setting, which compute
+  functions may also use for their own sub-results (``app.cache.call``).
 
-The same :meth:`App.render` (compute → plot → PNG) produces the grid frames and
-the live frame, so a frame of the static page is by construction what the
-kernel draws for that setting.
+Draw on display: the frame for the default setting is rendered while the app
+is built, so an executed notebook (and the HTML book made from it) holds the
+figure. Failures never raise out of a control: a setting that cannot be
+computed shows a plain sentence; an out-of-range typed value shows a warning
+and keeps the value in use. In the static book the live-only controls are
+hidden and one line lists their values; in JupyterLab, if the notebook's
+kernel stops, a message says so and the grid controls switch the precomputed
+frames again (both through the app's own CSS, below).
 
 Structure of the displayed widget (CSS classes for browser tests)::
 
-    App (VBox)                 .nndl-app .nndl-app-<name>
-      HTML title               .nndl-title
-      VBox of grid controls    .nndl-grid-controls
-        SelectionSlider        .nndl-grid-slider .nndl-grid-<key>   (or ToggleButtons)
-      VBox of live controls    .nndl-live-controls   (header "live kernel only")
-        any value widget       .nndl-live-only .nndl-live-<key>
-      Label busy indicator     .nndl-busy
-      Stack (mode)             .nndl-mode-stack    child 0: grid, child 1: live frame
-        Stack (grid axis 0)    .nndl-grid-stack    nested once per further grid axis
-          Image                .nndl-frame .nndl-frame-<i> / .nndl-frame-<i>-<j>
-        Image (live frame)     .nndl-live-frame
-      HTML note                .nndl-static-note
+    App (VBox)                   .nndl-app .nndl-app-<name>
+      HTML style                 .nndl-style
+      HTML title                 .nndl-title
+      VBox of grid controls      .nndl-grid-controls
+        SelectionSlider / ToggleButtons   .nndl-grid-slider .nndl-grid-<key>
+        (HBox with a Text entry  .nndl-entry .nndl-live-only, for any value)
+      VBox of live controls      .nndl-live-controls .nndl-live-only
+      HTML                       .nndl-static-only  (static book: the live-only values)
+      HTML                       .nndl-kernel-gone  (JupyterLab: the kernel stopped)
+      HBox status                .nndl-status: Label .nndl-busy, FloatProgress .nndl-progress
+      HTML warning               .nndl-warning
+      Box (mode)                 .nndl-mode-stack    child 0: grid, child 1: live frame
+                                 (.nndl-live-mode: the live frame shows, else the grid)
+        Stack (grid axis 0)      .nndl-grid-stack    nested once per further grid axis
+          Image                  .nndl-frame .nndl-frame-<i> / .nndl-frame-<i>-<j>
+        Image (live frame)       .nndl-live-frame
 """
 
 from __future__ import annotations
 
-import abc
 import collections
-import io
-import itertools
-import json
-import math
+import html
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,16 +65,22 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image as PILImage
-from PIL.PngImagePlugin import PngInfo
 
 from nndl_lab.experiments.parallel import blas_limit
 
+from .canvas import SETTING_TEXT_KEY, Canvas, Plot, find_divergence, png_bytes
+from .controls import Control, Grid, Live
+from .grid import StaticGrid
+from .worker import Cancelled, LatestWins
+
 __all__ = [
+    "LONG_S",
+    "SETTING_TEXT_KEY",
     "STATIC_NOTE",
     "App",
+    "Cache",
+    "Control",
     "Grid",
     "Live",
     "Plot",
@@ -81,322 +90,56 @@ __all__ = [
     "png_bytes",
 ]
 
-#: The note every app shows under its figure.
+#: The line the static book shows under every app (before the live-only values).
 STATIC_NOTE = (
-    "In the static book the gridded sliders switch precomputed results; run the notebook "
-    "(launch buttons at the top) to retrain for any setting."
+    "Static page: the sliders above switch precomputed figures. Any other value needs the "
+    "live notebook (launch buttons at the top of the page)"
 )
 
-#: Text of the header above the live-only controls.
-LIVE_ONLY = "live kernel only"
+#: Shown (by the app's CSS) when JupyterLab reports the notebook's kernel gone.
+KERNEL_GONE = (
+    "The kernel has stopped: this app can no longer compute. Its sliders show the "
+    "precomputed figures again; restart the kernel and rerun the cell for live settings."
+)
 
-_DESCRIPTION_STYLE = {"description_width": "initial"}
+#: Settings estimated to take longer than this (seconds) say so when they start.
+LONG_S = 10.0
+#: Progress and elapsed time appear after this many seconds.
+PROGRESS_AFTER_S = 1.0
 
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-# ---------------------------------------------------------------------------
-# Controls
-
-
-class Grid:
-    """A control whose values all have precomputed frames (works in the static page).
-
-    Parameters
-    ----------
-    key : str
-        The setting key the control sets.
-    values : sequence
-        The grid values, in slider order.
-    default : value
-        One of ``values``; the setting shown first.
-    description : str
-        The label shown beside the control.
-    kind : {"slider", "toggle"}
-        A ``SelectionSlider`` or ``ToggleButtons``; both have a synced
-        ``index`` that ``jslink`` can follow in the browser.
-    fmt : callable, optional
-        Formats a value for its label.
-    fine : {None, "log", "linear", "int"}
-        Also add a live-only continuous slider for the same key, covering the
-        grid's range, to try values between the grid points (needs a kernel).
-        Whichever of the two was moved last sets the value.
-    """
-
-    def __init__(
-        self,
-        key: str,
-        values: Sequence,
-        default,
-        description: str,
-        *,
-        kind: str = "slider",
-        fmt: Callable[[Any], str] | None = None,
-        fine: str | None = None,
-    ):
-        values = list(values)
-        if not values:
-            raise ValueError(f"Grid {key!r}: values must not be empty")
-        if default not in values:
-            raise ValueError(f"Grid {key!r}: default {default!r} is not one of values {values}")
-        if kind not in ("slider", "toggle"):
-            raise ValueError(f"Grid {key!r}: kind must be 'slider' or 'toggle', got {kind!r}")
-        if fine not in (None, "log", "linear", "int"):
-            raise ValueError(f"Grid {key!r}: fine must be None, 'log', 'linear' or 'int'")
-        self.key, self.values, self.default = key, values, default
-        self.description, self.kind, self.fine = description, kind, fine
-        self.fmt = fmt or _fmt
-
-    def index_of(self, value) -> int | None:
-        """Index of ``value`` among the grid values (floats compared with a tolerance)."""
-        for i, v in enumerate(self.values):
-            if isinstance(v, (float, np.floating)) and isinstance(value, (int, float, np.number)):
-                if math.isclose(float(v), float(value), rel_tol=1e-9, abs_tol=0.0):
-                    return i
-            elif v == value:
-                return i
-        return None
-
-    def make_widget(self):
-        options = [(self.fmt(v), v) for v in self.values]
-        if self.kind == "slider":
-            widget = W.SelectionSlider(
-                options=options,
-                value=self.default,
-                description=self.description,
-                # frames switch while dragging (jslink in the page; cached in a kernel)
-                continuous_update=True,
-                style=_DESCRIPTION_STYLE,
-                layout=W.Layout(width="420px"),
-            )
-        else:
-            widget = W.ToggleButtons(
-                options=options,
-                value=self.default,
-                description=self.description,
-                style={**_DESCRIPTION_STYLE, "button_width": "auto"},
-            )
-        widget.add_class("nndl-grid-slider")
-        widget.add_class(f"nndl-grid-{self.key}")
-        return widget
-
-    def make_fine_widget(self):
-        if self.fine is None:
-            return None
-        lo, hi = min(self.values), max(self.values)
-        description = f"{self.description} (any value)"
-        common = dict(
-            description=description,
-            continuous_update=False,
-            style=_DESCRIPTION_STYLE,
-            layout=W.Layout(width="420px"),
-        )
-        if self.fine == "log":
-            widget = W.FloatLogSlider(
-                value=self.default,
-                base=10,
-                min=math.log10(lo),
-                max=math.log10(hi),
-                step=0.01,
-                readout_format=".3g",
-                **common,
-            )
-        elif self.fine == "linear":
-            widget = W.FloatSlider(
-                value=self.default,
-                min=lo,
-                max=hi,
-                step=(hi - lo) / 200,
-                readout_format=".3g",
-                **common,
-            )
-        else:
-            widget = W.IntSlider(value=self.default, min=lo, max=hi, step=1, **common)
-        widget.add_class("nndl-live-only")
-        widget.add_class("nndl-fine-slider")
-        widget.add_class(f"nndl-live-{self.key}")
-        return widget
+# The app's own CSS (in an HTML widget, so it travels with the app into the static
+# page and into JupyterLab). Static book: myst-nb puts every output in .cell_output.
+# JupyterLab: the notebook panel's kernel indicator says when the kernel is gone.
+_GONE = (
+    ".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='dead']) .nndl-app",
+    ".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='unknown']) .nndl-app",
+)
 
 
-class Live:
-    """A control that needs a running kernel (marked "live kernel only").
-
-    Parameters
-    ----------
-    key : str
-        The setting key.
-    widget : ipywidgets value widget
-        Its ``value`` (passed through ``convert``) is the setting's value; its
-        value at build time is the default, which the grid frames use.
-    convert : callable, optional
-        Maps the widget value to the setting value (e.g. ``tuple``).
-    """
-
-    def __init__(self, key: str, widget, *, convert: Callable | None = None):
-        self.key, self.widget = key, widget
-        self.convert = convert or (lambda v: v)
-        widget.add_class("nndl-live-only")
-        widget.add_class(f"nndl-live-{key}")
-        style = getattr(widget, "style", None)
-        if style is not None and "description_width" in style.keys:
-            style.description_width = "initial"
-
-    @property
-    def default(self):
-        return self.convert(self.widget.value)
+def _gone(rule: str) -> str:
+    return ", ".join(f"{g} {rule}" for g in _GONE)
 
 
-# ---------------------------------------------------------------------------
-# Plotting
-
-
-class Plot(abc.ABC):
-    """How an app draws a result: axes and artists made once, then updated.
-
-    Subclasses set ``figsize`` and implement ``setup`` (create axes and
-    artists on ``self.fig``) and ``update`` (set their data from a result).
-    Give every data line a ``gid`` (``line.set_gid("loss/sgd")``):
-    :meth:`App.plotted` reports the data of the visible lines by gid, which is
-    what the tests compare with the experiment functions.
-
-    ``update`` must not depend on what was drawn before (the same result
-    gives the same picture whatever came first), so a grid frame and the live
-    frame for one setting are the same PNG.
-    """
-
-    figsize: tuple[float, float] = (8.0, 2.8)
-
-    def __init__(self, fig: Figure):
-        self.fig = fig
-        self.setup()
-
-    @abc.abstractmethod
-    def setup(self) -> None:
-        """Create the axes and artists on ``self.fig`` (called once)."""
-
-    @abc.abstractmethod
-    def update(self, result, setting: Mapping) -> None:
-        """Set the artists' data from ``result`` (the picture depends on nothing else)."""
-
-    def messages(self, result, setting: Mapping) -> list[str]:
-        """Lines shown over the plot; default: every divergence found in the result."""
-        return find_divergence(result)
-
-
-def find_divergence(
-    result, labels: Mapping[str, str] | None = None, _prefix: str = ""
-) -> list[str]:
-    """Lines "diverged at iteration N" for every ``diverged_at`` in a (nested) result.
-
-    A scalar ``diverged_at`` (None = did not diverge) gives "diverged at
-    iteration N"; an array (0 = did not diverge) gives "diverged in k of n runs
-    (first at iteration N)". Nested dicts are prefixed with their key (through
-    ``labels`` if given).
-    """
-    labels = labels or {}
-    lines: list[str] = []
-    if not isinstance(result, Mapping):
-        return lines
-    if "diverged_at" in result and result["diverged_at"] is not None:
-        at = np.asarray(result["diverged_at"])
-        if at.ndim == 0:
-            if int(at) > 0:
-                lines.append(f"{_prefix}diverged at iteration {int(at)}")
-        else:
-            hit = at[at > 0]
-            if hit.size:
-                lines.append(
-                    f"{_prefix}diverged in {hit.size} of {at.size} runs "
-                    f"(first at iteration {int(hit.min())})"
-                )
-    for key, value in result.items():
-        if isinstance(value, Mapping):
-            label = labels.get(key, str(key))
-            lines += find_divergence(value, labels, f"{_prefix}{label}: ")
-    return lines
-
-
-#: PNG text chunk naming the grid setting a frame was drawn for (JSON ``{key: label}``).
-SETTING_TEXT_KEY = "nndl-setting"
-
-
-def png_bytes(
-    fig: Figure, *, dpi: float, colors: int | None = 64, text: Mapping[str, str] | None = None
-) -> bytes:
-    """The figure as PNG bytes, palette-quantized to ``colors`` colours (None: RGBA).
-
-    ``text`` entries become PNG text chunks; the apps record there the setting a
-    frame was drawn for, so a test of the static page can tie each frame's bytes
-    to its slider positions without trusting the page's own structure.
-    """
-    text = dict(text or {})
-    buf = io.BytesIO()
-    fig.savefig(
-        buf, format="png", dpi=dpi, facecolor="white", metadata=text if not colors else None
-    )
-    if not colors:
-        return buf.getvalue()
-    image = PILImage.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    image = image.quantize(colors=colors, method=PILImage.Quantize.FASTOCTREE)
-    info = PngInfo()
-    for key, value in text.items():
-        info.add_text(key, value)
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True, pnginfo=info)
-    return out.getvalue()
-
-
-class _Canvas:
-    """A figure, its Plot and the message overlay; renders results to PNG."""
-
-    def __init__(
-        self, plot_class: type[Plot], dpi: float, colors: int | None, grid_controls: Sequence = ()
-    ):
-        self.grid_controls = list(grid_controls)
-        self.fig = Figure(figsize=plot_class.figsize, dpi=dpi)
-        FigureCanvasAgg(self.fig)
-        self.plot = plot_class(self.fig)
-        self.dpi, self.colors = dpi, colors
-        self.overlay = self.fig.text(
-            0.5,
-            0.5,
-            "",
-            ha="center",
-            va="center",
-            fontsize=11,
-            color="#a00000",
-            zorder=100,
-            bbox=dict(boxstyle="round,pad=0.5", facecolor="#fff3f3", edgecolor="#a00000"),
-            visible=False,
-            gid="message",
-        )
-        self.lock = threading.RLock()
-
-    def draw(self, result, setting: Mapping, error: str | None = None) -> bytes:
-        with self.lock:
-            if error is None:
-                self.plot.update(result, setting)
-                lines = self.plot.messages(result, setting)
-            else:
-                lines = [error]
-            self.overlay.set_text("\n".join(lines))
-            self.overlay.set_visible(bool(lines))
-            # Labels as the grid sliders show them: the same text for a grid frame and
-            # for a live frame of the same setting, so their bytes stay identical.
-            labels = {c.key: c.fmt(setting[c.key]) for c in self.grid_controls}
-            text = {SETTING_TEXT_KEY: json.dumps(labels, sort_keys=True)} if labels else None
-            return png_bytes(self.fig, dpi=self.dpi, colors=self.colors, text=text)
-
-    def messages(self) -> list[str]:
-        return self.overlay.get_text().splitlines() if self.overlay.get_visible() else []
-
-
-# ---------------------------------------------------------------------------
-# The app
+STYLE = f"""<style>
+.nndl-app .nndl-static-only, .nndl-app .nndl-kernel-gone {{ display: none; }}
+.nndl-app .nndl-mode-stack {{ transition: opacity 0.2s ease 0.15s; }}
+.nndl-app .nndl-mode-stack > .nndl-live-frame {{ display: none; }}
+.nndl-app .nndl-mode-stack.nndl-live-mode > .nndl-live-frame {{ display: block; }}
+.nndl-app .nndl-mode-stack.nndl-live-mode > .nndl-grid-stack {{ display: none; }}
+.nndl-app .nndl-mode-stack.nndl-stale {{ opacity: 0.45; }}
+.nndl-app .nndl-warning:empty, .nndl-app .nndl-warning .widget-html-content:empty {{
+  display: none; }}
+.nndl-app .nndl-warning {{ color: #8a4b00; }}
+.nndl-app .nndl-status {{ min-height: 1.8em; align-items: center; }}
+.cell_output .nndl-app .nndl-live-only, .cell_output .nndl-app .nndl-status,
+.cell_output .nndl-app .nndl-warning {{ display: none !important; }}
+.cell_output .nndl-app .nndl-static-only {{ display: block; }}
+{_gone(".nndl-kernel-gone")} {{ display: block; color: #a00000; }}
+{_gone(".nndl-live-only")}, {_gone(".nndl-status")} {{ display: none !important; }}
+{_gone(".nndl-mode-stack > .nndl-live-frame")} {{ display: none !important; }}
+{_gone(".nndl-mode-stack > .nndl-grid-stack")} {{ display: flex !important; }}
+{_gone(".nndl-mode-stack")} {{ opacity: 1; }}
+</style>"""
 
 
 def _freeze(value):
@@ -411,8 +154,58 @@ def _freeze(value):
     return value
 
 
-def _key(setting: Mapping) -> tuple:
-    return _freeze(dict(setting))
+class Cache:
+    """A small thread-safe LRU cache: results by setting, and memoized experiment calls.
+
+    One per app: the app's results by setting (``get``, ``put``) and
+    the sub-results its compute function memoizes (:meth:`call`) share it.
+    """
+
+    def __init__(self, maxsize: int = 512):
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.maxsize = maxsize
+        self.calls = 0  # call() invocations that ran the function
+
+    @staticmethod
+    def key(setting: Mapping) -> tuple:
+        return ("setting", _freeze(dict(setting)))
+
+    def get(self, key, default=None):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return default
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def clear(self) -> None:
+        """Forget everything (benchmarks measure uncached redraws this way)."""
+        with self._lock:
+            self._items.clear()
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def call(self, function: Callable, data, **kwargs):
+        """``function(data, **kwargs)``, memoized (the data of an app is fixed)."""
+        key = ("call", function.__module__, function.__qualname__, id(data), _freeze(kwargs))
+        missing = object()
+        value = self.get(key, missing)
+        if value is not missing:
+            return value
+        value = function(data, **kwargs)
+        with self._lock:
+            self.calls += 1
+        self.put(key, value)
+        return value
 
 
 class App(W.VBox):
@@ -425,7 +218,7 @@ class App(W.VBox):
         ``nndl-app-<name>``.
     title : str
         Shown above the controls.
-    controls : sequence of Grid or Live
+    controls : sequence of Control
     compute : callable ``(data, setting) -> result``
         Pure; calls :mod:`nndl_lab.experiments`. ``setting`` is a dict with one
         entry per control plus ``fixed``.
@@ -433,37 +226,49 @@ class App(W.VBox):
     data : dict
         Passed to ``compute``.
     fixed : dict, optional
-        Setting entries without a control (the keyword overrides of the app
-        functions end up here).
+        Setting entries without a control.
     compute_grid : callable ``(data, settings) -> list of results``, optional
-        Computes many settings at once (e.g. with the batched trainer); must
-        give what ``compute`` gives for each setting. Default: ``compute`` in
-        a loop.
+        Computes many settings at once; must give what ``compute`` gives for
+        each setting. Default: ``compute`` in a loop.
+    cost : callable ``(setting) -> float``, optional
+        Proportional to a setting's run time (e.g. multiply-adds); with it the
+        app estimates run times (calibrated on its own runs).
+    notes : sequence of str, optional
+        Lines shown under the title (e.g. how the data was subsampled).
     grid : bool
-        Precompute the grid frames (for the static page). Without, the app
-        shows only its live frame.
+        Precompute the grid frames (for the static page).
     threaded : bool
         Compute changes in a worker thread (latest setting wins, the kernel
         stays responsive). Without, a change computes before the call returns.
     dpi, colors : figure resolution and PNG palette size.
+    cache : Cache, optional
+        The app's cache (give one that the compute function also uses).
+
+    Raises
+    ------
+    ValueError, TypeError
+        From the first computation (the default setting), when a fixed
+        setting is not accepted by the experiment function.
     """
 
     def __init__(
         self,
         name: str,
         title: str,
-        controls: Sequence[Grid | Live],
+        controls: Sequence[Control],
         compute: Callable[[Any, dict], Any],
         plot: type[Plot],
         data,
         *,
         fixed: Mapping | None = None,
         compute_grid: Callable[[Any, list[dict]], list] | None = None,
+        cost: Callable[[Mapping], float] | None = None,
+        notes: Sequence[str] = (),
         grid: bool = True,
         threaded: bool = True,
-        dpi: float = 80,
+        dpi: float = 90,
         colors: int | None = 64,
-        cache_size: int = 256,
+        cache: Cache | None = None,
     ):
         keys = [c.key for c in controls]
         if len(set(keys)) != len(keys):
@@ -476,95 +281,108 @@ class App(W.VBox):
         self.data = data
         self.fixed = fixed
         self.controls = list(controls)
-        self.grid_controls = [c for c in controls if isinstance(c, Grid)]
-        self.live_controls = [c for c in controls if isinstance(c, Live)]
+        self.grid_controls = [c for c in self.controls if c.grid]
+        self.live_controls = [c for c in self.controls if not c.grid]
+        for c in self.grid_controls:
+            if c.kind != "multi" and c.index_of(c.default) is None:
+                # an off-grid default gets a frame of its own
+                c.values = sorted([*c.values, c.default])
         self._compute = compute
         self._compute_grid = compute_grid
-        self._canvas = _Canvas(plot, dpi, colors, self.grid_controls)
-        self._cache: collections.OrderedDict = collections.OrderedDict()
-        self._cache_size = cache_size
+        self._cost = cost
+        self.cache = cache or Cache()
+        self.canvas = Canvas(plot, dpi, colors, [(c.key, c.fmt) for c in self.grid_controls])
+        self.worker = LatestWins(name, self._run, threaded=threaded)
         self.threaded = threaded
 
-        # bookkeeping of computations (tests and benchmarks read these)
+        # bookkeeping (tests and benchmarks read these)
         self.computations = 0  # compute() calls that were not served from the cache
         self.requests = 0  # changes that asked for a redraw
-        self.dropped = 0  # finished computations whose result was stale
         self.last_error: str | None = None
         self.result = None  # the result drawn last
         self.shown_setting: dict | None = None  # its setting
+        self.seconds_per_cost: float | None = None  # calibrated on this app's runs
+        #: per redraw shown: (wall seconds, CPU seconds of the worker thread, computed?)
+        self.timings: list[tuple[float, float, bool]] = []
 
-        # latest-wins machinery
-        self._generation = 0
-        self._pending: tuple[int, dict] | None = None
-        self._running = False
-        self._cond = threading.Condition()
-        self._worker: threading.Thread | None = None
-        self._holding = False
-
-        # widgets ------------------------------------------------------------
+        # controls
         self._values: dict[str, Any] = {}
-        self._grid_widgets: dict[str, W.Widget] = {}
-        self._fine_widgets: dict[str, W.Widget] = {}
-        self._live_widgets: dict[str, W.Widget] = {}
-        self._syncing = False
-        for c in self.grid_controls:
-            w = c.make_widget()
-            self._grid_widgets[c.key] = w
+        self._holding = False
+        for c in self.controls:
+            c.make_widgets()
+            c.on_value = self._on_value
+            c.on_warning = self._on_warning
+            c.on_options = self._on_options
             self._values[c.key] = c.default
-            w.observe(self._on_grid_change(c), names="value")
-            fw = c.make_fine_widget()
-            if fw is not None:
-                self._fine_widgets[c.key] = fw
-                fw.observe(self._on_fine_change(c), names="value")
-        for c in self.live_controls:
-            self._live_widgets[c.key] = c.widget
-            self._values[c.key] = c.default
-            c.widget.observe(self._on_live_change(c), names="value")
-
         self.default_setting = self.setting()
-        self.busy = W.Label(value="", layout=W.Layout(height="1.6em"))
+
+        # status, warnings, frames
+        self.busy = W.Label(value="")
         self.busy.add_class("nndl-busy")
-        self.live_frame = W.Image(format="png", value=b"")
+        self.progress = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, layout=W.Layout(width="180px", visibility="hidden")
+        )
+        self.progress.add_class("nndl-progress")
+        status = W.HBox([self.busy, self.progress])
+        status.add_class("nndl-status")
+        self.warning = W.HTML("")
+        self.warning.add_class("nndl-warning")
+        width, height = self.canvas.size_px
+        self.image_layout = W.Layout(
+            width=f"{width}px", height=f"{height}px", max_width="100%", object_fit="contain"
+        )
+        self.live_frame = W.Image(format="png", value=b"", layout=self.image_layout)
         self.live_frame.add_class("nndl-live-frame")
 
-        self._frames: dict[tuple[int, ...], bytes] = {}
-        self._stacks: list[list[W.Stack]] = [[] for _ in self.grid_controls]
-        self._links: list = []  # the jslinks slider.index -> stack.selected_index
-        self.grid_time = 0.0
+        # draw on display: the default setting first (a bad fixed setting raises here)
+        start = time.perf_counter()
+        default_result = self.compute(self.default_setting)
+        self._calibrate(self.default_setting, time.perf_counter() - start)
+        first_png = self.canvas.draw(default_result, self.default_setting)
+        self.result, self.shown_setting = default_result, dict(self.default_setting)
+        self.messages_ = self.canvas.messages()
+
+        self.grid = StaticGrid(self.grid_controls, self.default_setting, self.image_layout)
+        self.grid.placeholder = self.live_frame
         if grid and self.grid_controls:
-            start = time.perf_counter()
-            grid_root = self._build_grid()
-            self.grid_time = time.perf_counter() - start
+            grid_root = self.grid.build(self._compute_many, self._draw_safely)
         else:
             grid_root = W.HTML("")
-        self.mode = W.Stack(children=[grid_root, self.live_frame], selected_index=0)
+        self.grid_time = self.grid.build_time
+        self.mode = W.Box([grid_root, self.live_frame])
         self.mode.add_class("nndl-mode-stack")
+        if not self.grid.frames:
+            self.live_frame.value = first_png
+            self.mode.add_class("nndl-live-mode")
+        self.canvas.draw(default_result, self.default_setting)  # the figure shows the default
 
-        # draw on display: the default setting, synchronously
-        self._show(self._generation, self.default_setting)
-        if not self._frames:
-            self.mode.selected_index = 1
-
-        children = []
+        children: list[W.Widget] = []
+        style = W.HTML(STYLE)
+        style.add_class("nndl-style")
+        children.append(style)
         if title:
-            t = W.HTML(f"<b>{title}</b>")
+            t = W.HTML(f"<b>{html.escape(title)}</b>")
             t.add_class("nndl-title")
             children.append(t)
-        if self._grid_widgets:
-            box = W.VBox(list(self._grid_widgets.values()))
+        for line in notes:
+            n = W.HTML(f"<small>{html.escape(line)}</small>")
+            n.add_class("nndl-data-note")
+            children.append(n)
+        if self.grid_controls:
+            box = W.VBox([c.box for c in self.grid_controls])
             box.add_class("nndl-grid-controls")
             children.append(box)
-        live = list(self._fine_widgets.values()) + list(self._live_widgets.values())
-        if live:
-            header = W.HTML(f"<small><i>{LIVE_ONLY}:</i></small>")
-            header.add_class("nndl-live-header")
-            box = W.VBox([header, *live])
+        if self.live_controls:
+            box = W.VBox([c.box for c in self.live_controls])
             box.add_class("nndl-live-controls")
+            box.add_class("nndl-live-only")
             children.append(box)
-        children += [self.busy, self.mode]
-        note = W.HTML(f"<small>{STATIC_NOTE}</small>")
-        note.add_class("nndl-static-note")
-        children.append(note)
+        static = W.HTML(f"<small>{html.escape(self.static_line())}</small>")
+        static.add_class("nndl-static-only")
+        static.add_class("nndl-static-note")
+        gone = W.HTML(f"<small>{html.escape(KERNEL_GONE)}</small>")
+        gone.add_class("nndl-kernel-gone")
+        children += [static, gone, status, self.warning, self.mode]
         super().__init__(children=children)
         self.add_class("nndl-app")
         self.add_class(f"nndl-app-{name}")
@@ -575,228 +393,262 @@ class App(W.VBox):
         """The current setting: fixed entries plus one value per control."""
         return {**self.fixed, **self._values}
 
+    def control(self, key: str) -> Control:
+        """The control of setting ``key``."""
+        for c in self.controls:
+            if c.key == key:
+                return c
+        raise KeyError(f"{self.name}: no control {key!r}; controls: {list(self._values)}")
+
+    def widget(self, key: str) -> W.Widget:
+        """The main widget of setting ``key`` (slider, buttons, dropdown or list)."""
+        return self.control(key).widget
+
+    def static_line(self) -> str:
+        """The line the static book shows instead of the live-only controls."""
+        parts = [f"{c.description} {c.fmt(c.default)}" for c in self.live_controls]
+        typed = [c.description for c in self.grid_controls if c.any_value]
+        line = STATIC_NOTE
+        if typed:
+            line += f"; it can also take any {', '.join(typed)} in its range"
+        if parts:
+            line += ". Fixed here, live in the notebook: " + "; ".join(parts)
+        return line + "."
+
     def compute(self, setting: Mapping):
-        """``compute(data, setting)`` through the app's result cache."""
-        key = _key(setting)
-        with self._cond:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        """``compute(data, setting)`` through the app's cache."""
+        key = Cache.key(setting)
+        missing = object()
+        result = self.cache.get(key, missing)
+        if result is not missing:
+            return result
         # One BLAS thread: these nets are small, a second thread only costs (and
         # the thread count changes float32 rounding: same numbers in any thread).
         with np.errstate(all="ignore"), blas_limit(1):
             result = self._compute(self.data, dict(setting))
-        with self._cond:
-            self.computations += 1
-            self._store(key, result)
+        self.computations += 1
+        self.cache.put(key, result)
         return result
 
-    def _store(self, key, result):
-        self._cache[key] = result
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    def _compute_many(self, settings: list[dict]) -> list[tuple[Any, str | None]]:
+        """(result, error) per setting, with ``compute_grid`` when the app has one."""
+        if self._compute_grid is not None:
+            todo = [s for s in settings if Cache.key(s) not in self.cache]
+            if todo:
+                with np.errstate(all="ignore"), blas_limit(1):
+                    results = list(self._compute_grid(self.data, todo))
+                if len(results) != len(todo):
+                    raise RuntimeError(f"{self.name}: compute_grid returned {len(results)} results")
+                for s, r in zip(todo, results, strict=True):
+                    self.cache.put(Cache.key(s), r)
+        out = []
+        for s in settings:
+            try:
+                out.append((self.compute(s), None))
+            except Exception as exc:  # drawn as a sentence on the frame
+                out.append((None, f"This setting could not be computed: {exc}"))
+        return out
+
+    def _draw_safely(self, result, setting, error=None) -> bytes:
+        try:
+            return self.canvas.draw(result, setting, error)
+        except Exception as exc:  # drawn as a sentence on the frame
+            return self.canvas.draw(None, setting, f"This setting could not be drawn: {exc}")
 
     def render(self, setting: Mapping, result=None) -> bytes:
         """PNG bytes of the figure for ``setting`` (computing it unless ``result`` is given)."""
         if result is None:
             result = self.compute(setting)
-        return self._canvas.draw(result, setting)
+        return self.canvas.draw(result, setting)
 
     def set(self, **values) -> None:
         """Set controls programmatically (one redraw for all of them).
 
-        A value on a grid control's grid moves that control; any other value
-        goes to its live-only companion slider, or raises ValueError.
+        Accepts exactly what the app function's keyword overrides accept (any
+        value :meth:`Control.coerce` accepts); otherwise raises ValueError
+        naming the control, before anything changes.
         """
         unknown = sorted(set(values) - set(self._values))
         if unknown:
             raise ValueError(
                 f"{self.name}: unknown setting(s) {unknown}; controls: {list(self._values)}"
             )
-        self._holding = True
+        coerced = {key: self.control(key).coerce(value) for key, value in values.items()}
         changed = False
+        self._holding = True
         try:
-            for key, value in values.items():
-                before = dict(self._values)
-                if key in self._grid_widgets:
-                    control = next(c for c in self.grid_controls if c.key == key)
-                    i = control.index_of(value)
-                    if i is not None:
-                        widget = self._grid_widgets[key]
-                        if widget.index != i:
-                            widget.index = i
-                        elif self._values[key] != control.values[i]:
-                            # the fine slider had moved off the grid: back to the grid value
-                            self._values[key] = control.values[i]
-                    elif key in self._fine_widgets:
-                        self._fine_widgets[key].value = value
-                    else:
-                        raise ValueError(
-                            f"{self.name}: {key}={value!r} is not one of the grid values "
-                            f"{control.values}"
-                        )
-                else:
-                    self._live_widgets[key].value = value
-                changed |= before != self._values
+            for key, value in coerced.items():
+                control = self.control(key)
+                control.show(value)
+                if Cache.key({key: self._values[key]}) != Cache.key({key: value}):
+                    changed = True
+                self._values[key] = value
+                self.grid.follow(control)
         finally:
             self._holding = False
         if changed:
             self._request()
 
-    # -- observers ------------------------------------------------------------
+    def redraw(self) -> None:
+        """Compute and draw the current setting again (from the cache if it is there)."""
+        self._request()
 
-    def _on_grid_change(self, control: Grid):
-        def handler(change):
-            self._values[control.key] = change["new"]
-            i = self._grid_widgets[control.key].index
-            axis = self.grid_controls.index(control)
-            for stack in self._stacks[axis]:
-                stack.selected_index = i
-            fine = self._fine_widgets.get(control.key)
-            if fine is not None and not self._syncing:
-                self._syncing = True
-                try:
-                    fine.value = change["new"]
-                finally:
-                    self._syncing = False
-            self._request()
+    # -- events ---------------------------------------------------------------
 
-        return handler
+    def _on_value(self, control: Control, value) -> None:
+        self._values[control.key] = value
+        self.grid.follow(control)
+        self.warning.value = ""
+        self._request()
 
-    def _on_fine_change(self, control: Grid):
-        def handler(change):
-            if self._syncing:
-                return
-            self._values[control.key] = change["new"]
-            self._request()
+    def _on_options(self, control: Control) -> None:
+        self.grid.options_changed(control)
 
-        return handler
-
-    def _on_live_change(self, control: Live):
-        def handler(change):
-            self._values[control.key] = control.convert(change["new"])
-            self._request()
-
-        return handler
-
-    # -- latest setting wins ----------------------------------------------------
+    def _on_warning(self, control: Control, message: str) -> None:
+        self.warning.value = f"<small>{html.escape(message)}</small>"
 
     def _request(self) -> None:
         if self._holding:
             return
-        setting = self.setting()
-        with self._cond:
-            self.requests += 1
-            self._generation += 1
-            generation = self._generation
-            self.busy.value = "computing…"
-            if not self.threaded:
-                self._running = True
-        if not self.threaded:
-            try:
-                self._show(generation, setting)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
+        self.requests += 1
+
+        def snapshot() -> dict:
+            # under the worker's lock: the setting, its number and the busy state agree
+            setting = self.setting()
+            if Cache.key(setting) not in self.cache:
+                self.mode.add_class("nndl-stale")
+                self.busy.value = "computing…"
+            return setting
+
+        self.worker.submit(snapshot)
+
+    # -- the worker's side ------------------------------------------------------
+
+    def estimate(self, setting: Mapping) -> float | None:
+        """Estimated seconds to compute ``setting`` (None without a cost model)."""
+        if self._cost is None or self.seconds_per_cost is None:
+            return None
+        return float(self._cost(setting)) * self.seconds_per_cost
+
+    def _calibrate(self, setting: Mapping, seconds: float) -> None:
+        if self._cost is None:
             return
-        with self._cond:
-            self._pending = (generation, setting)
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._work, name=f"nndl-app-{self.name}", daemon=True
-                )
-                self._worker.start()
-            self._cond.notify_all()
+        cost = float(self._cost(setting))
+        if cost <= 0:
+            return
+        rate = seconds / cost
+        old = self.seconds_per_cost
+        self.seconds_per_cost = rate if old is None else 0.5 * old + 0.5 * rate
 
-    #: Seconds an idle worker thread waits for work before it ends (a new one
-    #: starts with the next change); while the reader interacts it stays warm.
-    worker_idle_s = 120.0
-
-    def _work(self) -> None:
-        # One long-lived worker per app: BLAS calls from freshly started threads
-        # were measured slower and more erratic than from a thread that keeps running.
-        while True:
-            with self._cond:
-                if self._pending is None:
-                    self._cond.wait(self.worker_idle_s)
-                if self._pending is None:
-                    # idle: end, so an app that is no longer shown can be collected
-                    self._worker = None
-                    self._cond.notify_all()
-                    return
-                generation, setting = self._pending
-                self._pending = None
-                self._running = True
-            try:
-                self._show(generation, setting)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-
-    def _show(self, generation: int, setting: dict) -> None:
+    def _run(self, generation: int, setting: dict) -> None:
+        key = Cache.key(setting)
+        cached = key in self.cache
+        start = time.monotonic()
+        cpu_start = time.thread_time()
+        estimate = None if cached else self.estimate(setting)
+        if estimate is not None and estimate > LONG_S:
+            self._status(
+                generation,
+                f"This setting takes about {estimate:.0f} s (estimated); "
+                "moving any control cancels it.",
+            )
+        if not cached and self.threaded:
+            threading.Thread(
+                target=self._tick, args=(generation, start, estimate), daemon=True
+            ).start()
         error = None
         result = None
         try:
-            result = self.compute(setting)
-        except Exception as exc:  # shown on the plot; the app stays usable
-            error = f"could not compute this setting:\n{type(exc).__name__}: {exc}"
-        with self._cond:
-            if generation != self._generation:
-                self.dropped += 1
-                return
-        try:
-            png = self._canvas.draw(result, setting, error)
-        except Exception as exc:
-            error = f"could not draw this setting:\n{type(exc).__name__}: {exc}"
-            png = self._canvas.draw(None, setting, error)
-        with self._cond:
-            if generation != self._generation:
-                self.dropped += 1
-                return
-            self.last_error = error
+            with self.worker.cancellable():
+                result = self.compute(setting)
+        except Cancelled:
+            raise
+        except Exception as exc:  # shown as a sentence; the app stays usable
+            error = f"This setting could not be computed: {exc}"
+        elapsed = time.monotonic() - start
+        if not cached and error is None:
+            self._calibrate(setting, elapsed)
+        if not self.worker.is_latest(generation):
+            self.worker.dropped += 1
+            return
+        png = self._draw_safely(result, setting, error)
+        messages = self.canvas.messages()
+
+        def show() -> None:
+            self.live_frame.value = png
+            self.mode.add_class("nndl-live-mode")
+            self.mode.remove_class("nndl-stale")
+            self.busy.value = ""
+            self.progress.layout.visibility = "hidden"
             self.result = result
             self.shown_setting = dict(setting)
-        if generation != 0 or not self._frames:
-            # generation 0 with a grid: the grid frame for the default is what shows
-            self.live_frame.value = png
-            self.mode.selected_index = 1
-        with self._cond:
-            if generation == self._generation:
-                self.busy.value = ""
+            self.last_error = error
+            self.messages_ = messages
+            self.timings.append(
+                (time.monotonic() - start, time.thread_time() - cpu_start, not cached)
+            )
+
+        self.worker.publish(generation, show)
+
+    def _status(self, generation: int, text: str, fraction: float | None = None) -> None:
+        with self.worker.cond:
+            if generation != self.worker.generation:
+                return
+            self.busy.value = text
+            if fraction is not None:
+                self.progress.value = min(max(fraction, 0.0), 1.0)
+                self.progress.layout.visibility = "visible"
+
+    def _tick(self, generation: int, start: float, estimate: float | None) -> None:
+        time.sleep(PROGRESS_AFTER_S)
+        while self.worker.running_generation == generation:
+            elapsed = time.monotonic() - start
+            if estimate:
+                fraction = min(elapsed / estimate, 0.97)
+                text = f"computing… {elapsed:.0f} s of about {max(estimate, elapsed):.0f} s"
+            else:
+                fraction, text = None, f"computing… {elapsed:.0f} s"
+            self._status(generation, text, fraction)
+            time.sleep(0.25)
 
     def wait(self, timeout: float = 60.0) -> bool:
         """Block until the latest change is drawn; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending is not None or self._running:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
+        return self.worker.wait(timeout)
 
     # -- inspection -------------------------------------------------------------
 
     @property
     def figure(self) -> Figure:
-        return self._canvas.fig
+        return self.canvas.fig
 
     @property
     def plot(self) -> Plot:
-        return self._canvas.plot
+        return self.canvas.plot
+
+    @property
+    def showing_live(self) -> bool:
+        """True when the app shows its live frame (a kernel drew it), False: a grid frame."""
+        return "nndl-live-mode" in self.mode._dom_classes
+
+    @property
+    def links(self) -> list:
+        """The jslinks between the grid controls and the grid's Stacks."""
+        return list(self.grid.links)
+
+    @property
+    def dropped(self) -> int:
+        """Finished computations whose result was stale (not shown)."""
+        return self.worker.dropped
 
     def messages(self) -> list[str]:
-        """The message lines drawn over the current figure (divergence, errors)."""
-        return self._canvas.messages()
+        """The message lines of the figure shown (divergence, chance, errors)."""
+        return list(self.messages_)
 
     def plotted(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{gid: (x, y)}`` of the visible lines of the current figure that have a gid."""
         out = {}
-        with self._canvas.lock:
-            for ax in self._canvas.fig.axes:
+        with self.canvas.lock:
+            for ax in self.canvas.fig.axes:
                 for line in ax.get_lines():
                     gid = line.get_gid()
                     if gid and line.get_visible():
@@ -806,84 +658,27 @@ class App(W.VBox):
                         )
         return out
 
-    # -- the static grid ----------------------------------------------------------
-
     def grid_settings(self) -> list[tuple[tuple[int, ...], dict]]:
         """Every grid point: (indices, setting) with live controls at their defaults."""
-        points = []
-        axes = [range(len(c.values)) for c in self.grid_controls]
-        for index in itertools.product(*axes):
-            setting = dict(self.default_setting)
-            for c, i in zip(self.grid_controls, index, strict=True):
-                setting[c.key] = c.values[i]
-            points.append((index, setting))
-        return points
+        return self.grid.settings()
 
     def grid_axes(self) -> list[dict]:
         """The grid axes: key, description, values and index of the default."""
-        return [
-            {
-                "key": c.key,
-                "description": c.description,
-                "values": list(c.values),
-                "default_index": c.values.index(c.default),
-            }
-            for c in self.grid_controls
-        ]
+        return self.grid.axes()
 
     def grid_frames(self) -> dict[tuple[int, ...], bytes]:
         """PNG bytes of every grid frame, by grid indices."""
-        return dict(self._frames)
+        return dict(self.grid.frames)
 
     def frame_bytes(self) -> int:
         """Total PNG bytes of the grid frames (what the static page carries)."""
-        return sum(len(b) for b in self._frames.values())
-
-    def _build_grid(self) -> W.Stack:
-        points = self.grid_settings()
-        settings = [s for _, s in points]
-        if self._compute_grid is not None:
-            with np.errstate(all="ignore"), blas_limit(1):
-                results = list(self._compute_grid(self.data, settings))
-            if len(results) != len(settings):
-                raise RuntimeError(f"{self.name}: compute_grid returned {len(results)} results")
-            with self._cond:
-                for s, r in zip(settings, results, strict=True):
-                    self._store(_key(s), r)
-        for index, setting in points:
-            try:
-                result = self.compute(setting)
-                png = self._canvas.draw(result, setting)
-            except Exception as exc:
-                png = self._canvas.draw(None, setting, f"{type(exc).__name__}: {exc}")
-            self._frames[index] = png
-        return self._nest(())
-
-    def _nest(self, prefix: tuple[int, ...]):
-        axis = len(prefix)
-        if axis == len(self.grid_controls):
-            image = W.Image(value=self._frames[prefix], format="png")
-            image.add_class("nndl-frame")
-            image.add_class("nndl-frame-" + "-".join(map(str, prefix)))
-            return image
-        control = self.grid_controls[axis]
-        children = [self._nest((*prefix, i)) for i in range(len(control.values))]
-        stack = W.Stack(children=children, selected_index=control.values.index(control.default))
-        stack.add_class("nndl-grid-stack")
-        self._links.append(
-            W.jslink((self._grid_widgets[control.key], "index"), (stack, "selected_index"))
-        )
-        self._stacks[axis].append(stack)
-        return stack
+        return sum(len(b) for b in self.grid.frames.values())
 
     def visible_frame(self) -> bytes:
         """PNG bytes of the image the Python-side widget state shows now."""
-        if self.mode.selected_index == 1:
+        if self.showing_live:
             return bytes(self.live_frame.value)
-        node = self.mode.children[0]
-        while isinstance(node, W.Stack):
-            node = node.children[node.selected_index]
-        return bytes(node.value)
+        return self.grid.visible() or b""
 
 
 def grid_frames(app: App) -> dict:

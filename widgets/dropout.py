@@ -13,19 +13,29 @@ import numpy as np
 from nndl_lab import experiments as E
 
 from ._common import (
-    LABEL_SIZE,
     REFERENCE_COLOR,
+    WIDE_INPUT,
     apply_overrides,
-    live_int,
-    live_log,
+    data_notes,
+    input_dim,
+    int_ladder,
+    live_number,
+    log_ladder,
+    mac_per_step,
+    num_train_control,
     resolve_data,
     style_axes,
     table_rows,
+    with_validation_subset,
 )
-from .core import App, Grid, Plot, find_divergence
+from .canvas import LABEL_SIZE, Plot, table_flags
+from .core import App, Grid
 
-KEEP_RATIOS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0]
+KEEP_RATIOS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0]
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
+#: Chapter 7's experiment (the homework's): one hidden layer of 500, 500 images, 25 epochs.
+CHAPTER_NUM_TRAIN = 500
+WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS = 100, 100, 10
 
 
 def keep_ratios(setting) -> tuple:
@@ -67,11 +77,26 @@ def compute_grid(data, settings) -> list:
     return results
 
 
-class DropoutPlot(Plot):
-    figsize = (8.0, 2.9)
+def make_cost(data):
+    d, n, n_val = input_dim(data), len(data["X_train"]), len(data["y_val"])
 
+    def cost(setting) -> float:
+        dims = [d, *(setting["width"],) * setting["depth"], 10]
+        n_train = min(setting["num_train"], n)
+        iterations = E.num_iterations(n_train, setting["batch_size"], setting["num_epochs"])
+        checks = (setting["num_epochs"] + 1) * (min(n_train, 1000) + n_val)
+        per_run = iterations * mac_per_step(dims, setting["batch_size"])
+        per_run += checks * mac_per_step(dims, 1) / 3
+        return len(keep_ratios(setting)) * per_run
+
+    return cost
+
+
+class DropoutPlot(Plot):
     def setup(self):
-        self.fig.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.82, wspace=0.22)
+        self.fig.subplots_adjust(
+            left=0.065, right=0.99, bottom=self.bottom, top=self.top, wspace=0.22
+        )
         self.ax_acc, self.ax_gap = self.fig.subplots(1, 2, width_ratios=[2.2, 1])
         style_axes(self.ax_acc, "accuracy per epoch", "epoch")
         style_axes(self.ax_gap, "overfitting gap (final train − val)", "")
@@ -85,7 +110,7 @@ class DropoutPlot(Plot):
                     "o-" if not ref else "--",
                     color=color,
                     ms=2.5,
-                    lw=1.0 if not ref else 0.9,
+                    lw=1.2 if not ref else 1.0,
                     alpha=1.0 if not ref else 0.6,
                     gid=key,
                 )
@@ -105,12 +130,12 @@ class DropoutPlot(Plot):
             for key, row in ((f"{which}/reference", ref), (f"{which}/dropout", cur)):
                 y = history[row]
                 self.lines[key].set_data(np.arange(len(y)), y)
+                self.lines[key].set_visible(True)
         p = float(ratios[cur])
         self.lines["train/dropout"].set_label(f"train, keep {p:g}")
         self.lines["val/dropout"].set_label(f"validation, keep {p:g}")
         self.lines["train/reference"].set_label("train, no dropout")
         self.lines["val/reference"].set_label("validation, no dropout")
-        self.ax_acc.legend(fontsize=LABEL_SIZE - 1, loc="lower right", ncol=2)
         self.ax_acc.set_xlim(-0.5, setting["num_epochs"] + 0.5)
         accs = np.concatenate(
             [result["train_acc_history"].ravel(), result["val_acc_history"].ravel()]
@@ -126,24 +151,37 @@ class DropoutPlot(Plot):
         self.ax_gap.set_xticklabels(["no dropout", f"keep {p:g}"], fontsize=LABEL_SIZE)
         top = max(max(gaps), 0.05)
         self.ax_gap.set_ylim(min(0.0, min(gaps)) * 1.2, top * 1.3)
-        self.fig.suptitle(
-            f"keep ratio {p:g}: {setting['depth']} hidden layer(s) of {setting['width']}, "
-            f"{setting['num_train']} training samples, {setting['num_epochs']} epochs",
-            fontsize=LABEL_SIZE,
+
+    def legend_handles(self):
+        keys = ("train/reference", "train/dropout", "val/reference", "val/dropout")
+        return [self.lines[k] for k in keys]
+
+    def title(self, setting):
+        return (
+            f"keep ratio {setting['keep_ratio']:.3g} against no dropout; {setting['depth']} "
+            f"hidden layer(s) of {setting['width']}, weight scale {setting['weight_scale']:.3g}; "
+            f"Adam, learning rate {setting['learning_rate']:.3g}; {setting['num_train']} "
+            f"training images, {setting['num_epochs']} epochs, batch {setting['batch_size']}"
         )
 
     def messages(self, result, setting):
-        return find_divergence({"dropout": result})
+        return table_flags("dropout", result)
 
 
 def dropout_regularization(
     data=None, *, grid: bool = True, threaded: bool = True, **overrides
 ) -> App:
-    """Training vs validation accuracy as the keep ratio shrinks; the gap closes.
+    """Training vs validation accuracy as the keep ratio shrinks.
 
-    Grid (static page): the keep ratio, 9 values from 0.1 to 1. Live only: a
-    continuous keep ratio, hidden width, epochs, training samples, Adam's
-    learning rate and the initial weight scale.
+    Opens on chapter 7's first experiment (the homework's): one hidden layer
+    of 500, weight scale 1e-2, 500 training images, 25 epochs of batches of
+    100, Adam at 5e-4, keep ratio 0.5 against no dropout. Grid (static
+    page): the keep ratio, 10 values from 0.1 to 1 (any value in a live
+    kernel). Live only: hidden width, epochs, training images, Adam's
+    learning rate and the initial weight scale (chapter 7's second
+    experiment raises it). On inputs wider than 1,000 (CIFAR-10) the default
+    trains on 100 images for 10 epochs and measures validation accuracy on
+    100 (the app says so).
 
     Parameters
     ----------
@@ -151,33 +189,74 @@ def dropout_regularization(
         From :func:`nndl_lab.data.get_data`; None uses ``get_data("auto")``.
     grid, threaded : see :class:`widgets.core.App`.
     **overrides
-        Defaults of the controls (``keep_ratio`` (a grid value), ``width``,
-        ``num_epochs``, ``num_train``, ``learning_rate``, ``weight_scale``) or ``depth``,
-        ``batch_size``, ``seed``.
+        Defaults of the controls (``keep_ratio``, ``width``, ``num_epochs``,
+        ``num_train``, ``learning_rate``, ``weight_scale``; the values
+        :meth:`widgets.core.App.set` accepts) or ``depth``, ``batch_size``, ``seed``, ``num_val``.
     """
     data = resolve_data(data)
-    n_train = len(data["X_train"])
+    wide = input_dim(data) > WIDE_INPUT
     controls = [
-        Grid("keep_ratio", KEEP_RATIOS, 0.5, "keep ratio p", fine="linear"),
-        live_int("width", "hidden width", 500, 50, 1000, 50),
-        live_int("num_epochs", "epochs", 40, 5, 100, 5),
-        live_int("num_train", "training samples", min(100, n_train), 50, n_train, 50),
-        live_log("learning_rate", "Adam learning rate", 1e-3, 1e-4, 1e-1),
-        # The homework's 1e-2 was chosen for 3,072 CIFAR-10 inputs; on small inputs a
-        # larger scale is what lets the net overfit, and so lets dropout show its effect.
-        live_log("weight_scale", "initial weight scale", 1e-2, 1e-3, 1.0),
+        Grid(
+            "keep_ratio",
+            KEEP_RATIOS,
+            0.5,
+            "keep ratio p",
+            any_value="float",
+            lo=0.05,
+            hi=1.0,
+            tooltip="probability of keeping a hidden unit during training (1: no dropout)",
+        ),
+        live_number(
+            "width",
+            "hidden width",
+            500,
+            int_ladder(50, 1000),
+            integer=True,
+            tooltip="units in the hidden layer (50 to 1,000)",
+        ),
+        live_number(
+            "num_epochs",
+            "epochs",
+            WIDE_EPOCHS if wide else 25,
+            int_ladder(1, 100),
+            integer=True,
+            tooltip="passes over the training images (1 to 100)",
+        ),
+        num_train_control(data, WIDE_NUM_TRAIN if wide else CHAPTER_NUM_TRAIN),
+        live_number(
+            "learning_rate",
+            "Adam η",
+            5e-4,
+            log_ladder(1e-4, 1e-1),
+            tooltip="Adam's learning rate (1e-4 to 0.1, log scale)",
+        ),
+        # The homework's 1e-2 was chosen for 3,072 CIFAR-10 inputs; chapter 7 shows what a
+        # larger scale (the same first-layer scale on small inputs) changes.
+        live_number(
+            "weight_scale",
+            "initial weight scale",
+            1e-2,
+            log_ladder(1e-3, 1.0),
+            tooltip="standard deviation of the initial weights (1e-3 to 1, log scale)",
+        ),
     ]
-    fixed = {"depth": 1, "batch_size": 100, "seed": 0}
+    fixed = {"depth": 1, "batch_size": 100, "seed": 0, "num_val": WIDE_NUM_VAL if wide else None}
     apply_overrides("dropout_regularization", controls, fixed, overrides)
+    view = with_validation_subset(data, fixed["num_val"])
+    n_train = next(c for c in controls if c.key == "num_train").default
     return App(
         "dropout",
         "Dropout: training vs validation accuracy as the keep ratio shrinks",
         controls,
         compute,
         DropoutPlot,
-        data,
+        view,
         fixed=fixed,
         compute_grid=compute_grid,
+        cost=make_cost(view),
+        notes=data_notes(
+            data, num_train=n_train, chapter_num_train=CHAPTER_NUM_TRAIN, num_val=fixed["num_val"]
+        ),
         grid=grid,
         threaded=threaded,
     )

@@ -2,7 +2,10 @@
 
 Calls :func:`nndl_lab.experiments.compare_update_rules`; three panels as in the
 homework — training loss per iteration, training and validation accuracy per
-epoch — one colour per rule.
+epoch — one colour per rule. The default is chapter 2's experiment: five hidden
+layers of 100, learning rate 1e-2, momentum 0.9, 5 epochs of batches of 100 on
+the first 4,000 training images (all of them on the digits). On wide inputs
+(CIFAR-10) it trains on a subsample by default and says so.
 """
 
 from __future__ import annotations
@@ -12,23 +15,35 @@ import numpy as np
 from nndl_lab import experiments as E
 
 from ._common import (
-    LABEL_SIZE,
     RULE_COLORS,
     RULE_LABELS,
     RULES,
+    WIDE_INPUT,
     accuracy_ylim,
     apply_overrides,
+    beta_ladder,
+    data_notes,
     homework_panels,
+    input_dim,
+    int_ladder,
     live_choice,
-    live_float,
-    live_int,
+    live_number,
     live_rules,
+    mac_per_step,
+    no_rule_message,
+    num_train_control,
     resolve_data,
     set_loss_ylim,
+    with_validation_subset,
 )
-from .core import App, Grid, Plot
+from .canvas import Plot, run_flags
+from .core import App, Grid
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+#: Chapter 2's experiment (the homework's): 4,000 images, five hidden layers of 100.
+CHAPTER_NUM_TRAIN = 4000
+#: Training and validation images used by default on wide inputs such as CIFAR-10.
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
 
 
 def rule_configs(setting) -> dict:
@@ -43,7 +58,9 @@ def rule_configs(setting) -> dict:
 
 
 def compute(data, setting) -> dict:
-    """``compare_update_rules`` for one setting: ``{rule: run}``."""
+    """``compare_update_rules`` for one setting: ``{rule: run}`` ({} with no rule)."""
+    if not setting["rules"]:
+        return {}
     return E.compare_update_rules(
         data,
         rule_configs(setting),
@@ -56,18 +73,31 @@ def compute(data, setting) -> dict:
     )
 
 
-class RacePlot(Plot):
-    figsize = (8.0, 2.9)
+def make_cost(data):
+    d, n, n_val = input_dim(data), len(data["X_train"]), len(data["y_val"])
 
+    def cost(setting) -> float:
+        dims = [d, *(setting["width"],) * setting["depth"], 10]
+        n_train = min(setting["num_train"], n)
+        iterations = E.num_iterations(n_train, setting["batch_size"], setting["num_epochs"])
+        checks = (setting["num_epochs"] + 1) * (min(n_train, 1000) + n_val)
+        per_rule = iterations * mac_per_step(dims, setting["batch_size"])
+        per_rule += checks * mac_per_step(dims, 1) / 3
+        return max(len(setting["rules"]), 1) * per_rule
+
+    return cost
+
+
+class RacePlot(Plot):
     def setup(self):
-        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig)
+        self.ax_loss, self.ax_train, self.ax_val = homework_panels(self.fig, self.top, self.bottom)
         self.lines = {}
         for rule in RULES:
             c, label = RULE_COLORS[rule], RULE_LABELS[rule]
             self.lines[rule] = (
-                self.ax_loss.plot([], [], color=c, lw=0.8, label=label, gid=f"loss/{rule}")[0],
-                self.ax_train.plot([], [], "o-", color=c, ms=3, lw=1, gid=f"train/{rule}")[0],
-                self.ax_val.plot([], [], "o-", color=c, ms=3, lw=1, gid=f"val/{rule}")[0],
+                self.ax_loss.plot([], [], color=c, lw=1.0, label=label, gid=f"loss/{rule}")[0],
+                self.ax_train.plot([], [], "o-", color=c, ms=3, lw=1.2, gid=f"train/{rule}")[0],
+                self.ax_val.plot([], [], "o-", color=c, ms=3, lw=1.2, gid=f"val/{rule}")[0],
             )
 
     def update(self, result, setting):
@@ -92,63 +122,134 @@ class RacePlot(Plot):
         for ax in (self.ax_train, self.ax_val):
             ax.set_xlim(-0.2, setting["num_epochs"] + 0.2)
             accuracy_ylim(ax, accs)
-        handles = [self.lines[r][0] for r in RULES if r in result]
-        self.ax_val.legend(handles=handles, fontsize=LABEL_SIZE - 1, loc="lower right")
-        self.fig.suptitle(
-            f"learning rate {setting['learning_rate']:.3g}, momentum {setting['momentum']:g}, "
-            f"batch {setting['batch_size']}, {setting['num_train']} samples, "
-            f"net {setting['depth']}×{setting['width']}",
-            fontsize=LABEL_SIZE,
+
+    def legend_handles(self):
+        return [self.lines[r][0] for r in RULES]
+
+    def title(self, setting):
+        return (
+            f"learning rate {setting['learning_rate']:.3g} (every rule), momentum "
+            f"{setting['momentum']:.3g}; {setting['depth']} hidden layers of "
+            f"{setting['width']}, weight scale {setting['weight_scale']:g}; "
+            f"{setting['num_train']} training images, {setting['num_epochs']} epochs, "
+            f"batch {setting['batch_size']}"
         )
 
     def messages(self, result, setting):
-        return [
-            f"{RULE_LABELS[r]}: diverged at iteration {run['diverged_at']}"
-            for r, run in result.items()
-            if run["diverged_at"] is not None
-        ]
+        lines = no_rule_message(setting)
+        for rule, run in result.items():
+            lines += run_flags(
+                RULE_LABELS[rule],
+                run["loss_history"],
+                accuracy=run["train_acc_history"],
+                diverged_at=run["diverged_at"],
+            )
+        return lines
 
 
 def optimizer_race(data=None, *, grid: bool = True, threaded: bool = True, **overrides) -> App:
     """SGD, momentum, Nesterov, RMSProp and Adam training the same net.
 
-    Grid (static page): the learning rate, 8 values from 1e-4 to 0.3 (one
-    learning rate for every rule). Live only: a continuous learning rate,
-    momentum, batch size, epochs, training-set size, hidden width and depth,
-    and the rules shown.
+    Opens on chapter 2's experiment (the homework's: five hidden layers of
+    100, learning rate 1e-2, momentum 0.9, 5 epochs, batches of 100, up to
+    4,000 training images), with all five rules. Grid (static page): the
+    learning rate, 8 values from 1e-4 to 0.3 (one learning rate for every
+    rule); in a live kernel any value in that range. Live only: momentum,
+    batch size, epochs, training images, hidden width and depth, the rules
+    shown. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
+    images and measures validation accuracy on 100 (the app says so).
 
     Parameters
     ----------
     data : dict, optional
         From :func:`nndl_lab.data.get_data`; None uses ``get_data("auto")``.
+        At least 20 training images.
     grid, threaded : see :class:`widgets.core.App`.
     **overrides
-        Defaults of the controls (``learning_rate`` (a grid value),
-        ``momentum``, ``batch_size``, ``num_epochs``, ``num_train``, ``width``,
-        ``depth``, ``rules``) or ``weight_scale``, ``seed``.
+        Defaults of the controls (``learning_rate``, ``momentum``,
+        ``batch_size``, ``num_epochs``, ``num_train``, ``width``, ``depth``,
+        ``rules``; the values :meth:`widgets.core.App.set` accepts) or ``weight_scale``,
+        ``seed``, ``num_val`` (validation images used; None: all).
     """
     data = resolve_data(data)
-    n_train = len(data["X_train"])
+    wide = input_dim(data) > WIDE_INPUT
+    num_train = WIDE_NUM_TRAIN if wide else CHAPTER_NUM_TRAIN
     controls = [
-        Grid("learning_rate", LEARNING_RATES, 1e-3, "learning rate", fine="log"),
-        live_float("momentum", "momentum", 0.9, 0.0, 0.99, 0.01),
-        live_choice("batch_size", "batch size", [25, 50, 100, 200], 100),
-        live_int("num_epochs", "epochs", 3, 1, 20),
-        live_int("num_train", "training samples", min(1000, n_train), 100, n_train, 50),
-        live_int("width", "hidden width", 100, 10, 300, 10),
-        live_int("depth", "hidden layers", 2, 1, 6),
-        live_rules("rules", "rules", RULES, RULES),
+        Grid(
+            "learning_rate",
+            LEARNING_RATES,
+            1e-2,
+            "learning rate η",
+            any_value="float",
+            tooltip="step size of every rule (the same for all five); log scale",
+        ),
+        live_number(
+            "momentum",
+            "momentum μ",
+            0.9,
+            beta_ladder(0.0, 0.99),
+            tooltip="momentum of SGD+momentum and Nesterov, from 0 to 0.99 "
+            "(slider on a log(1 − μ) scale)",
+        ),
+        live_choice(
+            "batch_size",
+            "batch size",
+            [25, 50, 100, 200],
+            100,
+            tooltip="training images per minibatch",
+        ),
+        live_number(
+            "num_epochs",
+            "epochs",
+            5,
+            list(range(1, 21)),
+            integer=True,
+            tooltip="passes over the training images (1 to 20)",
+        ),
+        num_train_control(data, num_train),
+        live_number(
+            "width",
+            "hidden width",
+            100,
+            int_ladder(10, 300),
+            integer=True,
+            tooltip="units per hidden layer (10 to 300)",
+        ),
+        live_number(
+            "depth",
+            "hidden layers",
+            5,
+            list(range(1, 7)),
+            integer=True,
+            tooltip="number of hidden layers (1 to 6)",
+        ),
+        live_rules(
+            "rules",
+            "rules",
+            RULES,
+            RULES,
+            tooltip="the update rules trained (ctrl/shift-click to select several)",
+        ),
     ]
-    fixed = {"weight_scale": 5e-2, "seed": 0}
+    fixed = {"weight_scale": 5e-2, "seed": 0, "num_val": WIDE_NUM_VAL if wide else None}
     apply_overrides("optimizer_race", controls, fixed, overrides)
+    view = with_validation_subset(data, fixed["num_val"])
+    n_train = next(c for c in controls if c.key == "num_train").default
     return App(
         "optimizer-race",
         "Optimizer race: the same net, the same minibatches, one colour per update rule",
         controls,
         compute,
         RacePlot,
-        data,
+        view,
         fixed=fixed,
+        cost=make_cost(view),
+        notes=data_notes(
+            data,
+            num_train=n_train,
+            chapter_num_train=CHAPTER_NUM_TRAIN,
+            num_val=fixed["num_val"],
+        ),
         grid=grid,
         threaded=threaded,
     )

@@ -12,30 +12,32 @@ from nndl_lab import experiments as E
 from nndl_lab import optim
 
 from ._common import (
-    LABEL_SIZE,
     RULE_COLORS,
     RULE_LABELS,
     RULES,
     apply_overrides,
-    live_int,
-    live_log,
+    int_ladder,
+    live_number,
     live_rules,
+    log_ladder,
+    no_rule_message,
     style_axes,
 )
-from .core import App, Grid, Plot
+from .canvas import Plot, run_flags
+from .core import App, Grid
 
 #: Per surface: the learning-rate grid of the SGD family, its default, the
 #: default number of steps, the RMSProp/Adam learning rate and contour levels.
 SURFACE_DEFAULTS = {
     "quadratic": {
-        "learning_rates": [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05],
-        "learning_rate": 0.01,
+        "learning_rates": [0.005, 0.01, 0.02, 0.03, 0.04, 0.05],
+        "learning_rate": 0.02,
         "num_steps": 100,
         "adaptive_learning_rate": 0.1,
         "levels": np.logspace(-2, 2, 13),
     },
     "rosenbrock": {
-        "learning_rates": [1e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3, 2e-3, 3e-3],
+        "learning_rates": [1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3],
         "learning_rate": 1e-3,
         "num_steps": 300,
         "adaptive_learning_rate": 0.1,
@@ -44,6 +46,8 @@ SURFACE_DEFAULTS = {
 }
 
 MOMENTA = [0.5, 0.7, 0.9, 0.95]
+#: The loss axis shows at most this many decades below the start.
+LOSS_DECADES = 12
 
 
 def rule_config(rule: str, setting) -> dict:
@@ -63,7 +67,7 @@ def rule_config(rule: str, setting) -> dict:
 
 
 def compute(data, setting) -> dict:
-    """``{rule: optimize_surface(...)}`` for every selected rule."""
+    """``{rule: optimize_surface(...)}`` for every selected rule ({} with none)."""
     return {
         rule: E.optimize_surface(
             setting["surface"],
@@ -77,10 +81,13 @@ def compute(data, setting) -> dict:
 
 
 class SurfacePlot(Plot):
-    figsize = (8.0, 3.0)
+    figsize = (9.0, 4.2)
+    top = 0.68
 
     def setup(self):
-        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
+        self.fig.subplots_adjust(
+            left=0.07, right=0.98, bottom=self.bottom, top=self.top, wspace=0.22
+        )
         self.ax_path, self.ax_loss = self.fig.subplots(1, 2)
         self.surface = None
         self.contour = None
@@ -88,13 +95,13 @@ class SurfacePlot(Plot):
         for rule in RULES:
             color, label = RULE_COLORS[rule], RULE_LABELS[rule]
             (self.paths[rule],) = self.ax_path.plot(
-                [], [], "-o", color=color, lw=1.2, ms=1.5, label=label, gid=f"path/{rule}"
+                [], [], "-o", color=color, lw=1.4, ms=2, label=label, gid=f"path/{rule}"
             )
             (self.losses[rule],) = self.ax_loss.plot(
-                [], [], color=color, lw=1.2, label=label, gid=f"loss/{rule}"
+                [], [], color=color, lw=1.4, label=label, gid=f"loss/{rule}"
             )
-        (self.start,) = self.ax_path.plot([], [], "ks", ms=5)
-        (self.minimum,) = self.ax_path.plot([], [], "k*", ms=9)
+        (self.start,) = self.ax_path.plot([], [], "ks", ms=6, label="start")
+        (self.minimum,) = self.ax_path.plot([], [], "k*", ms=10, label="minimum")
         style_axes(self.ax_loss, "loss per step", "step", "loss (log scale)")
         self.ax_loss.set_yscale("log")
 
@@ -102,13 +109,13 @@ class SurfacePlot(Plot):
         surface = E.SURFACES[name]
         if self.contour is not None:
             self.contour.remove()
-        x = np.linspace(*surface.xlim, 160)
-        y = np.linspace(*surface.ylim, 120)
+        x = np.linspace(*surface.xlim, 200)
+        y = np.linspace(*surface.ylim, 150)
         X, Y = np.meshgrid(x, y)
         Z = surface.f(np.stack([X, Y], axis=-1))
         levels = SURFACE_DEFAULTS.get(name, {}).get("levels", np.logspace(-2, 3, 14))
         self.contour = self.ax_path.contour(
-            X, Y, Z, levels=levels, colors="#999999", linewidths=0.6
+            X, Y, Z, levels=levels, colors="#8c8c8c", linewidths=0.8
         )
         self.ax_path.set_xlim(surface.xlim)
         self.ax_path.set_ylim(surface.ylim)
@@ -138,33 +145,38 @@ class SurfacePlot(Plot):
         self.ax_loss.set_xlim(0, setting["num_steps"])
         values = np.concatenate(finite_losses) if finite_losses else np.array([])
         if values.size:
-            # from the lowest loss reached (at most 12 decades down) to a little
+            # from the lowest loss reached (at most LOSS_DECADES down) to a little
             # above the start; a path that blows up leaves through the top
             first = max(loss[0] for loss in finite_losses if loss.size)
-            lo = max(values.min(), 1e-12 * first)
+            lo = max(values.min(), 10.0**-LOSS_DECADES * first)
             hi = min(values.max(), 1e3 * first)
             self.ax_loss.set_ylim(lo / 3, max(hi * 3, lo * 10))
-        handles = [self.losses[r] for r in RULES if r in result]
-        self.ax_loss.legend(handles=handles, fontsize=LABEL_SIZE - 1, loc="upper right")
-        self.ax_path.set_title(
-            f"{setting['surface']}: lr {setting['learning_rate']:.3g}, "
-            f"momentum {setting['momentum']:g}, "
-            f"RMSProp/Adam lr {setting['adaptive_learning_rate']:.3g}",
-            fontsize=LABEL_SIZE,
+
+    def legend_handles(self):
+        return [self.losses[r] for r in RULES] + [self.start, self.minimum]
+
+    def title(self, setting):
+        steps = setting["num_steps"]
+        return (
+            f"{setting['surface']}, full-batch gradient steps: SGD, momentum and Nesterov at "
+            f"learning rate {setting['learning_rate']:.3g}, momentum "
+            f"{setting['momentum']:.3g}; RMSProp and Adam at learning rate "
+            f"{setting['adaptive_learning_rate']:.3g}; {steps} steps"
         )
 
     def messages(self, result, setting):
-        lines = []
+        lines = no_rule_message(setting)
         for rule in RULES:
             run = result.get(rule)
-            if run is None:
-                continue
-            if run["diverged_at"] is not None:
-                lines.append(f"{RULE_LABELS[rule]}: diverged at iteration {run['diverged_at']}")
-            else:
-                loss = run["loss"]
-                if loss[-1] > 1e3 * max(loss[0], 1e-12):
-                    lines.append(f"{RULE_LABELS[rule]}: loss grows to {loss[-1]:.2g}")
+            if run is not None:
+                lines += run_flags(
+                    RULE_LABELS[rule],
+                    run["loss"],
+                    step_word="step",
+                    first=0,
+                    num_classes=None,
+                    diverged_at=run["diverged_at"],
+                )
         return lines
 
 
@@ -178,9 +190,12 @@ def loss_surface(
 ) -> App:
     """The update rules' paths on a 2-D surface, over its contour lines.
 
-    Grid (static page): learning rate of SGD/momentum/Nesterov (8 values) ×
-    momentum (4 values). Live only: a continuous learning rate, the number of
-    steps, the RMSProp/Adam learning rate and the rules shown.
+    Opens on chapter 3's settings: on the bowl, learning rate 0.02 and
+    momentum 0.9 for 100 steps; on the Rosenbrock valley, 1e-3 and 0.9 for
+    300 steps; RMSProp and Adam at 0.1. Grid (static page): learning rate of
+    SGD/momentum/Nesterov (6 values; in a live kernel any value in range) ×
+    momentum (4 values). Live only: the number of steps, the RMSProp/Adam
+    learning rate and the rules shown.
 
     Parameters
     ----------
@@ -190,9 +205,9 @@ def loss_surface(
         The ill-conditioned bowl (condition number 50) or the Rosenbrock valley.
     grid, threaded : see :class:`widgets.core.App`.
     **overrides
-        Defaults of the controls (``learning_rate`` (a grid value),
-        ``momentum`` (a grid value), ``num_steps``, ``adaptive_learning_rate``,
-        ``rules``) or ``start`` (a 2-vector).
+        Defaults of the controls (``learning_rate``, ``momentum``,
+        ``num_steps``, ``adaptive_learning_rate``, ``rules``; the values
+        :meth:`widgets.core.App.set` accepts) or ``start`` (a 2-vector).
     """
     if surface not in SURFACE_DEFAULTS:
         raise ValueError(f"surface must be one of {list(SURFACE_DEFAULTS)}, got {surface!r}")
@@ -202,19 +217,36 @@ def loss_surface(
             "learning_rate",
             d["learning_rates"],
             d["learning_rate"],
-            "learning rate",
-            fine="log",
+            "learning rate η",
+            any_value="float",
+            tooltip="step size of SGD, momentum and Nesterov (full-batch gradient)",
         ),
-        Grid("momentum", MOMENTA, 0.9, "momentum"),
-        live_int("num_steps", "steps", d["num_steps"], 10, 1000, 10),
-        live_log(
+        Grid(
+            "momentum",
+            MOMENTA,
+            0.9,
+            "momentum μ",
+            any_value="float",
+            lo=0.0,
+            hi=0.99,
+            tooltip="momentum of the heavy ball and of Nesterov (0 to 0.99)",
+        ),
+        live_number(
+            "num_steps",
+            "steps",
+            d["num_steps"],
+            int_ladder(10, 1000),
+            integer=True,
+            tooltip="number of gradient steps (10 to 1,000)",
+        ),
+        live_number(
             "adaptive_learning_rate",
-            "RMSProp/Adam learning rate",
+            "RMSProp/Adam η",
             d["adaptive_learning_rate"],
-            1e-3,
-            1.0,
+            log_ladder(1e-3, 1.0),
+            tooltip="learning rate of RMSProp and Adam (1e-3 to 1, log scale)",
         ),
-        live_rules("rules", "rules", RULES, RULES),
+        live_rules("rules", "rules", RULES, RULES, tooltip="the update rules drawn"),
     ]
     fixed = {"surface": surface, "start": None}
     apply_overrides("loss_surface", controls, fixed, overrides)
@@ -228,5 +260,5 @@ def loss_surface(
         fixed=fixed,
         grid=grid,
         threaded=threaded,
-        colors=32,
+        colors=32,  # the contour lines need few colours (and the page carries 2 x 24 frames)
     )

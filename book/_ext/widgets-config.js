@@ -13,12 +13,19 @@
  * 2. data-jupyter-widgets-cdn: embed-amd.js falls back to jsdelivr for a widget
  *    module it does not bundle.  Point that fallback at the vendored folder, so
  *    a missing module shows up as a local 404 instead of a request off-site.
- * 3. MathJax.Hub.Queue: the widget views typeset their descriptions with the
+ * 3. anywidget: the front end of the widgets.paths widgets, vendored from the
+ *    Python package as anywidget/dist/index.js (an anonymous AMD module that
+ *    needs only "@jupyter-widgets/base").  Without this path the loader asks the
+ *    page's folder, then the cdn fallback, and the widget does not render.
+ * 4. MathJax.Hub.Queue: the widget views typeset their descriptions with the
  *    MathJax 2 API whenever window.MathJax exists; the book loads MathJax 3,
  *    which has no Hub, so that call throws "reading 'Queue'".  Whatever object
  *    is assigned to window.MathJax (the Sphinx config, then MathJax 3 itself,
  *    which replaces it) gets a non-enumerable Hub whose Queue typesets the
  *    element with the MathJax 3 API once MathJax has started.
+ * 5. The apps' slider handles (noUiSlider) get an aria-label (the control's
+ *    description) and an aria-valuetext equal to the readout (noUiSlider's own
+ *    is the option index of a SelectionSlider, e.g. "3.00").
  */
 (function () {
   "use strict";
@@ -39,6 +46,7 @@
       "@jupyter-widgets/controls7": dist + "controls7",
       "@jupyter-widgets/html-manager": dist + "html-manager",
       "@jupyter-widgets": base + "@jupyter-widgets",
+      anywidget: base + "anywidget/dist/index",
     },
   });
   script.setAttribute("data-jupyter-widgets-cdn", base + "npm/");
@@ -75,5 +83,36 @@
     set: function (value) {
       current = withHub(value);
     },
+  });
+
+  // 5. aria-label and a readable aria-valuetext on the apps' slider handles.
+  function describe(control) {
+    var handle = control.querySelector(".noUi-handle");
+    if (!handle) return;
+    var label = control.querySelector(".widget-label");
+    var readout = control.querySelector(".widget-readout");
+    var name = label ? label.textContent.trim() : "";
+    var text = readout ? readout.textContent.trim() : "";
+    if (name && handle.getAttribute("aria-label") !== name) {
+      handle.setAttribute("aria-label", name);
+    }
+    if (text && handle.getAttribute("aria-valuetext") !== text) {
+      handle.setAttribute("aria-valuetext", text);
+    }
+  }
+  var queued = false;
+  new MutationObserver(function () {
+    if (queued) return;
+    queued = true;
+    window.requestAnimationFrame(function () {
+      queued = false;
+      document.querySelectorAll(".nndl-app .nndl-control").forEach(describe);
+    });
+  }).observe(document.documentElement, {
+    subtree: true,
+    childList: true,
+    characterData: true,
+    attributes: true,
+    attributeFilter: ["aria-valuetext"],
   });
 })();

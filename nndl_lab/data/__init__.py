@@ -138,9 +138,9 @@ def get_data(
                 **counts(CIFAR10_DEFAULTS), subtract_mean=subtract_mean, data_dir=data_dir
             )
         except SplitTooLargeError as exc:
-            if any(value is not None for value in given.values()):
+            if None not in given.values():
                 raise
-            raise SplitTooLargeError(f"{exc}; {_default_split_note()}") from None
+            raise SplitTooLargeError(f"{exc}; {_default_split_note(given)}") from None
     if data is not None:
         line = (
             f"Using the CIFAR-10 data set (from {find_cifar10(data_dir)}): {_sizes(data)}, "
@@ -159,12 +159,16 @@ def get_data(
     return data
 
 
-def _default_split_note() -> str:
-    split = " / ".join(str(CIFAR10_DEFAULTS[key]) for key in CIFAR10_DEFAULTS)
-    return (
-        f"no split sizes were given, so get_data used CIFAR-10's default split {split}; pass "
-        "num_training, num_validation and num_test that fit this copy"
-    )
+def _default_split_note(given) -> str:
+    """Which split sizes were get_data's CIFAR-10 defaults, for a split too large."""
+    defaulted = [key for key, value in given.items() if value is None]
+    if len(defaulted) == len(given):
+        split = " / ".join(str(CIFAR10_DEFAULTS[key]) for key in CIFAR10_DEFAULTS)
+        what = f"no split sizes were given, so get_data used CIFAR-10's default split {split}"
+    else:
+        listed = " and ".join(f"{key} = {CIFAR10_DEFAULTS[key]}" for key in defaulted)
+        what = f"{listed} were the defaults"
+    return f"{what}; pass num_training, num_validation and num_test that fit this copy"
 
 
 def _cached_cifar10_or_none(counts, given, subtract_mean, data_dir):
@@ -174,9 +178,11 @@ def _cached_cifar10_or_none(counts, given, subtract_mean, data_dir):
             **counts, subtract_mean=subtract_mean, data_dir=data_dir, download=False
         )
     except SplitTooLargeError as exc:
-        if any(value is not None for value in given.values()):
+        if None not in given.values():
             raise  # split sizes the caller asked for: their error, not the cache's
-        problem = f"{exc}; {_default_split_note()}"
+        if any(value is not None for value in given.values()):
+            raise SplitTooLargeError(f"{exc}; {_default_split_note(given)}") from None
+        problem = f"{exc}; {_default_split_note(given)}"
     except (DataError, pickle.UnpicklingError, FileNotFoundError) as exc:
         problem = f"it cannot be read ({exc}); delete it and run `nndl-lab data download cifar10`"
     warnings.warn(

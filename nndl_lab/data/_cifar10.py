@@ -4,10 +4,13 @@ downloaded bytes, split and preprocess as the homework does."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import pickle
 import secrets
 import shutil
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -469,8 +472,9 @@ def download_cifar10(
         Keep the verified archive in the cache directory (lets
         ``nndl-lab data info`` re-check it and re-extract without network).
     timeout : float
-        Seconds to wait on each network operation (the whole download may take
-        at most an hour, and at most 256 MiB are accepted).
+        Seconds to wait on each network operation. Besides, the whole download
+        may take at most an hour, a transfer bringing less than 16 KiB in a
+        minute is abandoned as stalled, and at most 256 MiB are accepted.
 
     Returns
     -------
@@ -558,6 +562,41 @@ def _download_and_install(root, fmt, url, md5, progress, force, keep_archive, ti
             downloaded.unlink(missing_ok=True)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # glibc before 2.28, or another C library
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # not supported here: the caller renames twice
+    raise OSError(error, os.strerror(error), str(a), None, str(b))
+
+
+def _swap_into_place(new: Path, target: Path, old: Path) -> None:
+    """Put ``new`` at ``target`` and the previous ``target`` at ``old``.
+
+    One atomic exchange where the system has one, so ``target`` always names
+    a complete folder; elsewhere two renames, with an instant where it names
+    nothing (readers look again, see :func:`_find_and_load`).
+    """
+    if _exchange(new, target):
+        os.rename(new, old)  # ``new`` now names the previous copy
+        return
+    os.rename(target, old)
+    os.replace(new, target)
+
+
 def _install_folder(archive: Path, root: Path, fmt: _Format, hint: str) -> None:
     """Extract ``archive`` and rename its batch folder into ``root``."""
     tmp = safe_extract(archive, root, name=fmt.archive, hint=hint, keep=fmt.members)
@@ -576,11 +615,12 @@ def _install_folder(archive: Path, root: Path, fmt: _Format, hint: str) -> None:
         old = None
         if target.exists() or target.is_symlink():
             # Only reached with force=True or when a previous copy was damaged
-            # by hand (installs are atomic renames). Rename it away first, so
-            # that a reader sees the old copy or the new one, never half of one.
+            # by hand (installs are atomic renames). Swap the new copy in and
+            # the old one out, so a reader sees one or the other, never half of one.
             old = root / f".{fmt.folder}.{os.getpid()}-{secrets.token_hex(4)}.part"
-            os.rename(target, old)
-        os.replace(extracted, target)
+            _swap_into_place(extracted, target, old)
+        else:
+            os.replace(extracted, target)
         if old is not None:
             if old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)
@@ -685,17 +725,19 @@ def get_cifar10_data(
     return Dataset(arrays, name="cifar10", description=description, classes=CIFAR10_CLASSES)
 
 
-def _find_and_load(data_dir, *, download, url, md5, progress, attempts=3):
+def _find_and_load(data_dir, *, download, url, md5, progress, attempts=6):
     """Find (or download) the CIFAR-10 folder and load it: ``(folder, arrays)``.
 
-    An install with ``force`` in another process may rename the folder away
-    between finding and opening it; then it is looked up again.
+    An install with ``force`` in another process may swap the folder for a
+    new copy between finding and opening it (and delete the old one while it
+    is being opened); then it is looked up again, waiting 0.05, 0.1, 0.2, ...
+    seconds.
     """
-    for _ in range(attempts - 1):
+    for attempt in range(attempts - 1):
         try:
             return _find_and_load_once(data_dir, download, url, md5, progress)
         except FileNotFoundError:
-            time.sleep(0.05)
+            time.sleep(0.05 * 2**attempt)
     return _find_and_load_once(data_dir, download, url, md5, progress)
 
 

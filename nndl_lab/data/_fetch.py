@@ -31,6 +31,9 @@ _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 MAX_DOWNLOAD_BYTES = 256 * 2**20
 #: Nor take longer than this in all, however slowly the server trickles bytes.
 DOWNLOAD_DEADLINE = 3600.0
+#: A transfer that brings fewer than STALL_BYTES in STALL_SECONDS has stalled.
+STALL_SECONDS = 60.0
+STALL_BYTES = 16 * 1024
 #: Extraction limits: per member (a CIFAR-10 batch is about 31 MB) and in all.
 MAX_MEMBER_BYTES = 64 * 2**20
 MAX_EXTRACTED_BYTES = 256 * 2**20
@@ -116,8 +119,8 @@ def download_verified(
     progress,
     timeout,
     hint,
-    deadline=DOWNLOAD_DEADLINE,
-    max_bytes=MAX_DOWNLOAD_BYTES,
+    deadline=None,
+    max_bytes=None,
 ):
     """Download ``url`` into a temporary file in ``dest_dir`` and check its MD5.
 
@@ -139,10 +142,13 @@ def download_verified(
         Seconds to wait for the server on each network operation.
     hint : str
         How to retry; appended to every error message.
-    deadline : float
-        Seconds the whole download may take.
-    max_bytes : int
-        Refuse a body larger than this (announced or received).
+    deadline : float, optional
+        Seconds the whole download may take (default :data:`DOWNLOAD_DEADLINE`);
+        a transfer that brings fewer than :data:`STALL_BYTES` in
+        :data:`STALL_SECONDS` is abandoned as stalled sooner.
+    max_bytes : int, optional
+        Refuse a body larger than this, announced or received (default
+        :data:`MAX_DOWNLOAD_BYTES`).
 
     Returns
     -------
@@ -156,6 +162,8 @@ def download_verified(
         transfer, a body over ``max_bytes``, the deadline passed, or checksum
         mismatch. The temporary file is removed.
     """
+    deadline = DOWNLOAD_DEADLINE if deadline is None else deadline
+    max_bytes = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
     fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -183,6 +191,7 @@ def download_verified(
 def _stream(url, out, name, progress, timeout, hint, deadline, max_bytes):
     """Copy the response body to ``out``; return (received, Content-Length, md5)."""
     give_up_at = time.monotonic() + deadline
+    window_start, window_bytes = time.monotonic(), 0
     request = urllib.request.Request(url, headers={"User-Agent": "nndl-lab"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -210,11 +219,20 @@ def _stream(url, out, name, progress, timeout, hint, deadline, max_bytes):
         bar = _progress_bar(total=expected_size, desc=name, disable=not progress)
         try:
             while True:
-                if time.monotonic() > give_up_at:
+                now = time.monotonic()
+                if now > give_up_at:
                     raise DownloadError(
                         f"download of {url} took longer than {deadline:g} s (received "
                         f"{_format_bytes(received)}); the partial file was discarded. {hint}"
                     )
+                if now - window_start >= STALL_SECONDS:
+                    if received - window_bytes < STALL_BYTES:
+                        raise DownloadError(
+                            f"download of {url} stalled: fewer than {_format_bytes(STALL_BYTES)} "
+                            f"in {STALL_SECONDS:g} s (received {_format_bytes(received)}); the "
+                            f"partial file was discarded. {hint}"
+                        )
+                    window_start, window_bytes = now, received
                 try:
                     chunk = read(_CHUNK_SIZE)
                 except http.client.IncompleteRead as exc:
@@ -299,8 +317,8 @@ def safe_extract(
     name: str,
     hint: str,
     keep=None,
-    max_member_bytes=MAX_MEMBER_BYTES,
-    max_total_bytes=MAX_EXTRACTED_BYTES,
+    max_member_bytes=None,
+    max_total_bytes=None,
 ) -> Path:
     """Extract a tar.gz into a new temporary directory inside ``dest_dir``.
 
@@ -322,8 +340,9 @@ def safe_extract(
     keep : collection of str, optional
         Member names (as in the archive, without a trailing slash) to extract;
         None extracts every member.
-    max_member_bytes, max_total_bytes : int
-        Size limits of one member and of all extracted members together.
+    max_member_bytes, max_total_bytes : int, optional
+        Size limits of one member and of all extracted members together
+        (default :data:`MAX_MEMBER_BYTES`, :data:`MAX_EXTRACTED_BYTES`).
 
     Returns
     -------
@@ -344,6 +363,8 @@ def safe_extract(
             "this Python's tarfile has no extraction filters (added in 3.10.12, 3.11.4 and "
             "3.12), so the archive cannot be extracted safely; upgrade Python. " + hint
         )
+    max_member_bytes = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
+    max_total_bytes = MAX_EXTRACTED_BYTES if max_total_bytes is None else max_total_bytes
     tmp = Path(tempfile.mkdtemp(dir=dest_dir, prefix=f".{name}.", suffix=".part"))
     try:
         with tarfile.open(archive, "r:gz") as tar:

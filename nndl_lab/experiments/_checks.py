@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import optim
 from ..fc_net import WEIGHT_SCALE_SCHEMES, check_normalization
+from ..solver import all_finite
 
 REQUIRED_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -237,7 +238,7 @@ def data(data, classes=10, *, need_test=False):
             raise ValueError(f"data['X_{split}'] holds no samples")
         if not np.issubdtype(X.dtype, np.floating):
             raise TypeError(f"data['X_{split}'] must hold floating-point numbers, got {X.dtype}")
-        if not np.isfinite(X).all():
+        if not all_finite(X):
             raise ValueError(
                 f"data['X_{split}'] holds NaN or infinite values; clean or impute the data first"
             )

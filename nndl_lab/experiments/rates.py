@@ -19,7 +19,7 @@ The functions take arrays and broadcast, so a whole (learning rate, momentum)
 plane is one call (:func:`rate_map`); the page's widget
 (:mod:`widgets.paths`) computes the same map with the same arithmetic in
 JavaScript, and a browser test holds the two together. :func:`eigen_errors` runs
-the engine's own update rule (:func:`nndl_lab.optim.inplace_step`) on a diagonal
+the engine's own update rule (``nndl_lab.optim.inplace_step``) on a diagonal
 quadratic, so the error per eigen-direction is what the rule does, not a second
 implementation of it.
 
@@ -267,7 +267,7 @@ def critical_momentum(rule, learning_rate, curvature):
     curvature = _array("curvature", curvature, low=0.0, low_open=True)
     root_h = np.sqrt(learning_rate * curvature)
     if rule == "sgd_momentum":
-        mu = (1.0 - root_h) ** 2
+        mu = (1.0 - root_h) * (1.0 - root_h)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             mu = np.where(root_h < 1.0, (1.0 - root_h) / (1.0 + root_h), np.nan)
@@ -317,7 +317,8 @@ def optimal_parameters(rule, lambda_min, lambda_max):
     if rule == "sgd_momentum":
         root = math.sqrt(kappa)
         rate = (root - 1.0) / (root + 1.0)
-        learning_rate = 4.0 / (math.sqrt(lambda_max) + math.sqrt(lambda_min)) ** 2
+        root_sum = math.sqrt(lambda_max) + math.sqrt(lambda_min)
+        learning_rate = 4.0 / (root_sum * root_sum)
         return {"learning_rate": learning_rate, "momentum": rate * rate, "rate": rate}
     q = math.sqrt(3.0 * kappa + 1.0)
     return {
@@ -370,7 +371,7 @@ def rate_map(rule, kappa, learning_rates, momenta, *, lambda_min=1.0):
 def eigen_errors(rule, learning_rate, momentum, curvatures, num_steps, *, start=1.0):
     r"""The error along each eigen-direction over the steps of a momentum rule.
 
-    Runs the engine's in-place step (:func:`nndl_lab.optim.inplace_step`) on the
+    Runs the engine's in-place step (``nndl_lab.optim.inplace_step``) on the
     diagonal quadratic :math:`\tfrac12 \sum_k \lambda_k w_k^2`, whose coordinates
     are its eigen-directions, from :math:`w_0 =` ``start`` and zero velocity; the
     minimum is 0, so :math:`w_t` is the error. Distill's "Why Momentum Really

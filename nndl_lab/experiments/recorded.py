@@ -13,8 +13,8 @@ cached and checks that it reproduces.
 File format (JSON)::
 
     {"format": 1,
-     "meta": {"data_name", "data_description", "data_fingerprint",
-              "split_sizes", "seed", "commit", "nndl_lab_version",
+     "meta": {"data_name", "data_label", "data_description", "data_fingerprint",
+              "split_sizes", "input_dim", "input_rms", "seed", "commit", "nndl_lab_version",
               "recorded_at" (UTC, ISO 8601), "seconds" {name: float}},
      "results": {name: result}}
 
@@ -64,8 +64,9 @@ class RecordedResults(dict):
     Attributes
     ----------
     meta : dict
-        ``data_name``, ``data_description``, ``data_fingerprint``,
-        ``split_sizes``, ``seed``, ``commit``, ``nndl_lab_version``,
+        ``data_name``, ``data_label``, ``data_description``, ``data_fingerprint``,
+        ``split_sizes``, ``input_dim``, ``input_rms`` (root mean square of the
+        training inputs), ``seed``, ``commit``, ``nndl_lab_version``,
         ``recorded_at``, ``seconds``.
     """
 
@@ -217,6 +218,8 @@ def record_results(data, names="all", *, seed=0, data_label=None, path=None, pro
         "data_description": getattr(data, "description", None),
         "data_fingerprint": data_fingerprint(data),
         "split_sizes": {k: int(len(v)) for k, v in data.items() if k.startswith("y_")},
+        "input_dim": int(np.asarray(data["X_train"][0]).size),
+        "input_rms": float(np.sqrt(np.mean(np.square(data["X_train"], dtype=np.float64)))),
         "seed": int(seed),
         "commit": _commit(),
         "nndl_lab_version": __version__,

@@ -2,8 +2,8 @@ r"""Two-dimensional test surfaces, and the update rules' paths on them.
 
 The update rules of :mod:`nndl_lab.optim` work on arrays of any shape, so a
 2-vector is a "net" with two weights whose loss can be drawn as contours.
-:func:`optimize_surface` calls the very step functions the Solver uses
-(:func:`nndl_lab.optim.inplace_step`), so a path drawn here is exactly what
+:func:`~nndl_lab.experiments.optimize_surface` calls the very step functions the Solver uses
+(``nndl_lab.optim.inplace_step``), so a path drawn here is exactly what
 the rule does; there is no second implementation of any rule.
 
 The same surfaces, the gradient noise and the rules are computed in the
@@ -358,7 +358,8 @@ def optimize_surface(
     :math:`w_{t+1}`. For SGD on the quadratic this is
     :math:`w_t = (1 - \eta a)^t x_0,\ (1 - \eta b)^t y_0` coordinatewise. With
     ``noise`` :math:`\sigma > 0` the rule is handed :math:`\nabla f(w_t) + \sigma\,\xi_t`
-    with :math:`\xi_t` = ``gradient_noise(seed, num_steps)[t]``: a stochastic
+    with :math:`\xi_t` = ``gradient_noise(seed, num_steps)[t]``
+    (:func:`~nndl_lab.experiments.surfaces.gradient_noise`): a stochastic
     gradient, unbiased, with covariance :math:`\sigma^2 I`.
 
     Book: chapter 2 (SGD & momentum), chapter 3 (Nesterov), chapter 4
@@ -380,7 +381,7 @@ def optimize_surface(
     noise : float, default 0.0
         Standard deviation :math:`\sigma \ge 0` of the gradient noise per coordinate.
     seed : int, default 0
-        Seed of the noise, in [0, 2**32 - 1] (see :func:`gradient_noise`).
+        Seed of the noise, in [0, 2**32 - 1].
 
     Returns
     -------
@@ -485,7 +486,7 @@ def surface_paths(
     r"""The paths of the five update rules for one setting of the page's controls.
 
     What :func:`widgets.optimizer_paths` draws, computed by
-    :func:`optimize_surface` (the engine's step functions) on
+    :func:`~nndl_lab.experiments.optimize_surface` (the engine's step functions) on
     ``make_surface(surface, kappa)``, every rule with the same start and the same
     gradient noise. The page computes the same numbers in JavaScript; the browser
     tests compare the two.
@@ -519,7 +520,7 @@ def surface_paths(
     Returns
     -------
     dict
-        ``{rule: run}``, each run as :func:`optimize_surface` returns it.
+        ``{rule: run}``, each run as :func:`~nndl_lab.experiments.optimize_surface` returns it.
     """
     the_surface = make_surface(surface, kappa)
     configs = path_configs(

@@ -11,14 +11,16 @@ app), appends a probe cell, and opens it in headless Chromium at
 the test).  Then, through the UI only:
 
 1. Run > Run All Cells; wait for the app and the probe's first report;
-2. focus the handle of the app's live-only slider (``.nndl-fine-slider``, the
-   continuous companion of a grid slider; else another ``.nndl-live-only``
-   slider) and press ArrowRight: one fine step, a value between grid points;
+2. type a value between two grid values into the entry box of the app's first
+   grid control (``.nndl-entry``, live kernel only) and press Enter;
 3. the app's visible image must change to bytes that differ from the frame
-   shown before and from every precomputed grid frame;
+   shown before and from every precomputed grid frame, and the grid slider's
+   readout must show the typed value (one control per setting);
 4. run the probe cell again (click it, Shift+Enter): the kernel's app must show
    the new off-grid setting, have computed more than before, and its live frame
-   must be the bytes the browser shows.
+   must be the bytes the browser shows;
+5. shut the kernel down (Kernel > Shut Down Kernel): the app must say so
+   (``.nndl-kernel-gone`` visible) and hide its live-only controls.
 
 The server is shut down in the fixture's teardown (REST shutdown, then
 SIGTERM/SIGKILL of its process group), and any kernel process started under the
@@ -93,8 +95,10 @@ with open({PROBE_FILE!r}, "w") as _f:
                         _k: _plain(_v) for _k, _v in (_a.shown_setting or {{}}).items()
                     }},
                     "computations": _a.computations,
-                    "mode": _a.mode.selected_index,
+                    "live": _a.showing_live,
                     "last_error": _a.last_error,
+                    "setting": {{_k: _plain(_v) for _k, _v in _a.setting().items()}},
+                    "cancelled": _a.worker.cancelled,
                 }}
                 for _a in _gc.get_objects()
                 if isinstance(_a, _widgets.App)
@@ -121,12 +125,17 @@ VISIBLE_PNG = """async (app) => {
     s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
   }
   const busy = app.querySelector('.nndl-busy');
-  return {b64: btoa(s), busy: busy ? busy.textContent.trim() : ''};
+  return {b64: btoa(s), busy: busy ? busy.textContent.trim() : '', cls: img.className};
 }"""
 
 
 # ---------------------------------------------------------------------------
 # Which notebook
+
+
+def fmt_label(value) -> str:
+    """A grid value as the slider's readout shows it (widgets.controls.fmt_value)."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def recorded_seconds(nb: dict) -> float | None:
@@ -160,19 +169,27 @@ def chapter_with_app() -> tuple[Path, float] | None:
     return (min(found)[1], min(found)[0]) if found else None
 
 
-def write_notebook(folder: Path) -> tuple[str, str]:
-    """Write the notebook under test into ``folder``: (file name, description)."""
+def write_notebook(folder: Path, cells: list[str] | None = None) -> tuple[str, str]:
+    """Write the notebook under test into ``folder``: (file name, description).
+
+    ``cells``: a generated notebook of these cells (default: the quickest chapter
+    with an app, else ``GENERATED_CELLS``).
+    """
     import nbformat
 
-    chosen = chapter_with_app()
+    chosen = chapter_with_app() if cells is None else None
     if chosen is not None:
         source, seconds = chosen
         nb = nbformat.read(source, as_version=4)
         what = f"{source.relative_to(ROOT)} (recorded run {seconds:.1f} s)"
     else:
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(c) for c in GENERATED_CELLS]
-        what = "a generated notebook (no chapter of the toc displays an app)"
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in (cells or GENERATED_CELLS)]
+        what = (
+            "a generated notebook"
+            if cells
+            else "a generated notebook (no chapter of the toc displays an app)"
+        )
     for cell in nb.cells:  # start clean: the test runs everything itself
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -478,34 +495,32 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         first = read_probe(page, probe_path, 0, RUN_TIMEOUT_S)
         t_ran = time.perf_counter()
 
-        # The app to drive: the first with a live-only slider.
+        # The app to drive: the first with an entry box for a typed value.
         apps = page.locator(".jp-OutputArea .nndl-app")
         apps.first.wait_for(state="visible", timeout=30_000)
         target = None
         for i in range(apps.count()):
             app = apps.nth(i)
-            for selector in (".nndl-fine-slider", ".nndl-live-only.widget-slider"):
-                sliders = app.locator(selector)
-                if sliders.count():
-                    target = (app, sliders.first)
-                    break
-            if target:
+            entries = app.locator(".nndl-grid-controls .nndl-entry")
+            if entries.count():
+                target = (app, entries.first)
                 break
-        assert target, "no app on the page has a live-only slider"
-        app, slider = target
+        assert target, "no app on the page has a grid control with an entry box"
+        app, entry = target
         app_classes = (app.get_attribute("class") or "").split()
         app_name = next(c[len("nndl-app-") :] for c in app_classes if c.startswith("nndl-app-"))
-        slider_classes = (slider.get_attribute("class") or "").split()
+        entry_classes = (entry.get_attribute("class") or "").split()
         key = next(
-            c[len("nndl-live-") :]
-            for c in slider_classes
-            if c.startswith("nndl-live-") and c != "nndl-live-only"
+            c[len("nndl-entry-") :]
+            for c in entry_classes
+            if c.startswith("nndl-entry-") and c != "nndl-entry"
         )
         kernel_apps = [a for a in first["apps"] if a["name"] == app_name]
         assert len(kernel_apps) == 1, f"{len(kernel_apps)} apps named {app_name} in the kernel"
         kernel_app = kernel_apps[0]
         frames = {base64.b64decode(f) for f in kernel_app["frames"]}
         assert frames, f"{app_name}: the kernel's app has no grid frames"
+        grid = next(a["values"] for a in kernel_app["axes"] if a["key"] == key)
 
         app.scroll_into_view_if_needed()
         before = app.evaluate(VISIBLE_PNG)
@@ -513,12 +528,16 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         before_png = base64.b64decode(before["b64"])
         on_grid = before_png in frames
         assert on_grid, f"{app_name}: the figure shown first is not a grid frame"
-        readout = slider.locator(".widget-readout")
+        readout = app.locator(f".nndl-grid-{key} .widget-readout")
         value_before = readout.inner_text().strip()
 
-        # Move the live-only slider one fine step with the keyboard.
-        slider.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
+        # Type a value between the first two grid values into the entry box.
+        typed = grid[0] + 0.37 * (grid[1] - grid[0])
+        if isinstance(grid[0], float) and grid[0] > 0:
+            typed = math.sqrt(grid[0] * grid[1])
+        typed_text = f"{typed:.4g}"
+        entry.locator("input").fill(typed_text)
+        entry.locator("input").press("Enter")
         t_moved = time.perf_counter()
         value_after = value_before
         for _ in range(50):
@@ -526,7 +545,9 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
             if value_after != value_before:
                 break
             page.wait_for_timeout(100)
-        assert value_after != value_before, f"{key}: the slider did not move ({value_before})"
+        assert float(value_after) == float(typed_text), (
+            f"{key}: the readout shows {value_after!r} after typing {typed_text}"
+        )
 
         deadline = time.monotonic() + RETRAIN_TIMEOUT_S
         while True:
@@ -562,12 +583,38 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         assert kernel_after["computations"] > kernel_app["computations"], (
             "the kernel did not compute"
         )
-        assert kernel_after["mode"] == 1, "the kernel's app does not show its live frame"
+        assert kernel_after["live"], "the kernel's app does not show its live frame"
         assert kernel_after["last_error"] is None, kernel_after["last_error"]
         same = base64.b64decode(kernel_after["live_frame"]) == png
         assert same, "the browser does not show the kernel's live frame"
         kernels = [s["kernel"]["id"] for s in jupyter_lab.get("api/sessions")]
         assert kernels == [kernel_id], f"the kernel changed during the test: {kernels}"
+        # Kernel > Shut Down Kernel: the app says so and hides its live-only controls.
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel$")).click()
+        dialog = page.locator(".jp-Dialog")
+        try:
+            dialog.first.wait_for(state="visible", timeout=3_000)
+            dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+        except Exception:  # noqa: BLE001, S110 - no confirmation dialog in this version
+            pass
+        gone = app.locator(".nndl-kernel-gone")
+        gone.wait_for(state="visible", timeout=20_000)
+        assert "kernel has stopped" in gone.inner_text()
+        assert app.locator(".nndl-live-controls").is_hidden()
+        # the grid frames show again and the grid slider switches them (jslink, no kernel)
+        shown = app.evaluate(VISIBLE_PNG)
+        assert "nndl-live-frame" in shown.get("cls", ""), shown.get("cls")  # the typed value
+        app.locator(f".nndl-grid-{key} .noUi-handle").focus()
+        page.keyboard.press("End")
+        page.wait_for_timeout(500)
+        after_end = app.evaluate(VISIBLE_PNG)
+        assert "b64" in after_end, after_end
+        assert base64.b64decode(after_end["b64"]) in frames, (
+            "no grid frame after the kernel stopped"
+        )
+        assert readout.inner_text().strip() == fmt_label(grid[-1])
+        status = page.locator(KERNEL_STATUS).first.get_attribute("data-status")
         assert not page_errors, f"page errors: {page_errors}"
         assert not external, f"requests leaving 127.0.0.1: {external}"
     except Exception as err:
@@ -577,5 +624,122 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
     browser_report(
         f"jupyterlab: {what}: opened in {t_open - t_start:.1f} s, ran in {t_ran - t_open:.1f} s; "
         f"{app_name} {key} {value_before} -> {value_after} redrawn in "
-        f"{t_redrawn - t_moved:.1f} s; total {time.perf_counter() - t_start:.1f} s"
+        f"{t_redrawn - t_moved:.1f} s; kernel shut down: message shown (status {status}); "
+        f"total {time.perf_counter() - t_start:.1f} s"
+    )
+
+
+# The dropout app on few images: quick to build, and its live-only controls can ask
+# for a run of many seconds (1,000 hidden units, 100 epochs).
+WAITING_CELLS = [
+    "import widgets\nfrom nndl_lab.data import get_data\n\n"
+    "data = get_data('digits')\n"
+    "app = widgets.dropout_regularization(data, num_train=100, num_epochs=5)\napp",
+]
+
+
+def test_rapid_moves_and_interrupted_run_in_jupyterlab(browser, jupyter_lab: Lab, browser_report):
+    """Rapid slider moves end on the last setting; a change during a long run interrupts
+    it (the run shows progress first); the figure is the kernel's, for the last setting."""
+    t_start = time.perf_counter()
+    name, what = write_notebook(jupyter_lab.root, WAITING_CELLS)
+    probe_path = jupyter_lab.root / PROBE_FILE
+    external: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = None
+    try:
+
+        def block(route) -> None:
+            external.append(route.request.url)
+            route.abort("blockedbyclient")
+
+        local = "|".join(re.escape(p) for p in (jupyter_lab.url, "data:", "blob:", "about:"))
+        context.route(re.compile(f"^(?!{local})"), block)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.goto(f"{jupyter_lab.url}lab/tree/{name}?token={jupyter_lab.token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
+        start_kernel(page, jupyter_lab, name)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        first = read_probe(page, probe_path, 0, RUN_TIMEOUT_S)
+        app = page.locator(".jp-OutputArea .nndl-app").first
+        app.wait_for(state="visible", timeout=30_000)
+        app.scroll_into_view_if_needed()
+        busy = app.locator(".nndl-busy")
+
+        def settled(before: dict, timeout: float) -> dict:
+            """The app's state once it shows a new live frame (the kernel's) and is not busy."""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                now = app.evaluate(VISIBLE_PNG)
+                new = "b64" in now and now["b64"] != before.get("b64")
+                if new and not now["busy"] and "nndl-live-frame" in now["cls"]:
+                    return now
+                page.wait_for_timeout(100)
+            raise AssertionError(f"the app did not settle within {timeout:.0f} s")
+
+        # 1. rapid moves: five arrow presses without waiting
+        handle = app.locator(".nndl-grid-keep_ratio .noUi-handle")
+        before = app.evaluate(VISIBLE_PNG)
+        handle.focus()
+        for key in ("ArrowLeft", "ArrowLeft", "ArrowLeft", "ArrowRight", "ArrowLeft"):
+            page.keyboard.press(key)
+        readout = app.locator(".nndl-grid-keep_ratio .widget-readout")
+        settled(before, RETRAIN_TIMEOUT_S)
+        seq = first["seq"]
+        probe_cell = page.locator(".jp-Notebook .jp-Cell", has_text="Test probe").last
+
+        def run_probe(after: int, timeout: float = 30) -> dict:
+            probe_cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            return read_probe(page, probe_path, after, timeout)
+
+        for _ in range(20):  # ask the kernel until it has drawn its latest setting
+            second = run_probe(seq)
+            seq = second["seq"]
+            (kernel_app,) = second["apps"]
+            if kernel_app["setting"] == kernel_app["shown_setting"]:
+                break
+            page.wait_for_timeout(500)
+        shown = app.evaluate(VISIBLE_PNG)
+        last = float(readout.inner_text().strip())
+        assert kernel_app["shown_setting"]["keep_ratio"] == last, (kernel_app, last)
+        assert kernel_app["setting"] == kernel_app["shown_setting"]
+        assert base64.b64decode(kernel_app["live_frame"]) == base64.b64decode(shown["b64"])
+
+        # 2. a long run (1,000 hidden units, 100 epochs), interrupted by a short one
+        before = shown
+        for key, value in (("width", "1000"), ("num_epochs", "100")):
+            box = app.locator(f".nndl-entry-{key} input")
+            box.fill(value)
+            box.press("Enter")
+        progress = app.locator(".nndl-progress")
+        progress.wait_for(state="visible", timeout=20_000)
+        waiting = busy.inner_text().strip()
+        assert waiting.startswith("computing…") and " s" in waiting, waiting
+        t_change = time.perf_counter()
+        box = app.locator(".nndl-entry-num_epochs input")
+        box.fill("5")
+        box.press("Enter")
+        settled(before, RETRAIN_TIMEOUT_S)
+        t_done = time.perf_counter()
+        third = run_probe(seq, 60)
+        (kernel_app,) = third["apps"]
+        assert kernel_app["cancelled"] >= 1, "the long run was not interrupted"
+        assert kernel_app["shown_setting"]["num_epochs"] == 5.0
+        assert kernel_app["shown_setting"]["width"] == 1000.0
+        assert kernel_app["last_error"] is None, kernel_app["last_error"]
+        assert not page_errors, f"page errors: {page_errors}"
+        assert not external, f"requests leaving 127.0.0.1: {external}"
+    except Exception as err:
+        raise AssertionError(f"{err}\n{diagnose(page, jupyter_lab)}") from err
+    finally:
+        context.close()
+    browser_report(
+        f"jupyterlab: {what}: rapid moves ended on the last setting; a long run showed "
+        f"{waiting!r} and was interrupted: the short setting drawn {t_done - t_change:.1f} s "
+        f"after the change; total {time.perf_counter() - t_start:.1f} s"
     )

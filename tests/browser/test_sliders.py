@@ -15,7 +15,13 @@ For each page of the built HTML that displays an app (``.nndl-app``), served fro
 - after each move, the one visible image of the app (inside
   ``.nndl-mode-stack``) must have exactly the PNG bytes of that point's frame
   (fetched from its ``blob:`` URL), the slider's handle must report that
-  position and its readout that value's label;
+  position and its readout that value's label, the handle must carry an
+  ``aria-label`` (the control's description) and an ``aria-valuetext`` equal
+  to the readout, and the app's height must not change (a frame swap never
+  moves the page);
+- no shown control is inert: every control that is visible in the static page
+  is a grid control (the live-only ones are hidden), and the app shows its one
+  line about the live notebook;
 - no console error, page error, failed request or request leaving the server.
 
 The page weights (HTML, widget state, frames per app) and the time per app are
@@ -59,7 +65,7 @@ TAG_APPS = """() => {
 SHOWN = """async ([selector, controls]) => {
   const app = document.querySelector(selector);
   if (!app) return {error: `no element ${selector}`};
-  const out = {positions: [], readouts: []};
+  const out = {positions: [], readouts: [], aria: [], height: app.getBoundingClientRect().height};
   for (const key of controls) {
     const el = app.querySelector(`.nndl-grid-slider.nndl-grid-${key}`);
     const handle = el && el.querySelector('.noUi-handle');
@@ -67,11 +73,15 @@ SHOWN = """async ([selector, controls]) => {
       out.positions.push(Math.round(Number(handle.getAttribute('aria-valuenow'))));
       const readout = el.querySelector('.widget-readout');
       out.readouts.push(readout ? readout.textContent.trim() : null);
+      const label = el.querySelector('.widget-label');
+      out.aria.push([handle.getAttribute('aria-label'), handle.getAttribute('aria-valuetext'),
+                     label ? label.textContent.trim() : null]);
     } else {  // ToggleButtons
       const buttons = el ? Array.from(el.querySelectorAll('button')) : [];
       const active = buttons.flatMap((b, i) => b.classList.contains('mod-active') ? [i] : []);
       out.positions.push(active.length === 1 ? active[0] : null);
       out.readouts.push(null);
+      out.aria.push(null);
     }
   }
   const imgs = Array.from(app.querySelectorAll('.nndl-mode-stack img'))
@@ -116,6 +126,25 @@ TRACK_POINTS = """async (el, [positions, n]) => {
     }
   }
   return {points};
+}"""
+
+
+# Controls a reader can see in the app: every visible input, button, select, slider handle.
+VISIBLE_CONTROLS = """(app) => {
+  const shown = (el) => el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== 'hidden';
+  const out = [];
+  app.querySelectorAll('input, button, select, textarea, .noUi-handle').forEach((el) => {
+    if (!shown(el)) return;
+    const control = el.closest('.nndl-control, .widget-text, .widget-inline-hbox');
+    const grid = el.closest('.nndl-grid-slider');
+    out.push({grid: Boolean(grid), what: (control || el).className});
+  });
+  const lines = Array.from(app.querySelectorAll('.nndl-static-only'))
+    .filter((el) => el.getClientRects().length > 0).map((el) => el.textContent.trim());
+  const live = Array.from(app.querySelectorAll('.nndl-live-only'))
+    .filter((el) => el.getClientRects().length > 0).length;
+  return {controls: out, lines, live};
 }"""
 
 
@@ -216,6 +245,7 @@ class AppCheck:
         self.movers = [Mover(page, selector, s) for s in app.sliders]
         self.keys = [s.key for s in app.sliders]
         self.checks = 0
+        self.heights: set[float] = set()
 
     def shown(self) -> dict:
         return self.page.evaluate(SHOWN, [self.selector, self.keys])
@@ -249,12 +279,37 @@ class AppCheck:
         for s, i, readout in zip(self.app.sliders, point, got["readouts"], strict=True):
             if readout is not None and readout != s.labels[i]:
                 problems.append(f"{s.key} reads {readout!r}, not {s.labels[i]!r}")
+        for s, i, aria in zip(self.app.sliders, point, got["aria"], strict=True):
+            if aria is None:
+                continue
+            label, text, description = aria
+            if not label or label != description:
+                problems.append(f"{s.key}: handle aria-label {label!r}, not {description!r}")
+            if text != s.labels[i]:
+                problems.append(f"{s.key}: handle aria-valuetext {text!r}, not {s.labels[i]!r}")
+        self.heights.add(round(got["height"], 1))
+        if max(self.heights) - min(self.heights) > 0.5:
+            problems.append(f"the app's height changed: {sorted(self.heights)} px")
         if problems:
             setting = {s.key: s.labels[i] for s, i in zip(self.app.sliders, point, strict=True)}
             raise AssertionError(
                 f"{self.app.name}: after {how}, expected the frame of {point} {setting}: "
                 + "; ".join(problems)
             )
+
+    def no_inert_controls(self) -> None:
+        """Every visible control is a grid control; the live-notebook line is shown."""
+        got = self.page.locator(self.selector).evaluate(VISIBLE_CONTROLS)
+        inert = [c["what"] for c in got["controls"] if not c["grid"]]
+        problems = []
+        if inert:
+            problems.append(f"{len(inert)} visible control(s) that need a kernel: {inert[:5]}")
+        if got["live"]:
+            problems.append(f"{got['live']} .nndl-live-only element(s) visible")
+        if len(got["lines"]) != 1 or "live notebook" not in got["lines"][0]:
+            problems.append(f"the static-page line is {got['lines']!r}")
+        if problems:
+            raise AssertionError(f"{self.app.name}: " + "; ".join(problems))
 
     def keyboard(self) -> None:
         """Home on each slider, every grid point by arrow steps, then End/Home/End."""
@@ -371,6 +426,7 @@ def test_gridded_sliders_show_their_frames(
             check = None
             try:
                 check = AppCheck(page, selector, app)
+                check.no_inert_controls()
                 check.keyboard()
                 check.mouse()
             except AssertionError as err:
