@@ -56,10 +56,12 @@ Engines
         recorded when it is built on the digits. [ch.2–8]
 """
 
-from .batched import split_runs, train_batched
+from .batched import train_batched
+from .config import TrainingConfig
 from .parallel import run_parallel
 from .recorded import RecordedResults, data_fingerprint, load_recorded, record_results
 from .reproduce import format_result, reproduce_homework
+from .results import split_runs, stack_runs
 from .runs import (
     HOMEWORK_ADAPTIVE_RULES,
     HOMEWORK_RULES,
@@ -76,7 +78,6 @@ from .sweeps import (
     HOMEWORK_WEIGHT_SCALES,
     dropout_sweep,
     hyperparameter_search,
-    stack_runs,
     weight_scale_sweep,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "RecordedResults",
     "SURFACES",
     "Surface",
+    "TrainingConfig",
     "batchnorm_vs_baseline",
     "capstone",
     "compare_update_rules",

@@ -63,6 +63,7 @@ keep-ratio sweep), chapter 8 (capstone: hyperparameter search).
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Mapping
 
@@ -74,6 +75,7 @@ from ..fc_net import NORMALIZATIONS, FullyConnectedNet
 from ..solver import minibatch_rngs
 from ..training import Schedule, improved, run
 from . import _checks
+from .config import TrainingConfig
 from .parallel import blas_limit as _blas_limit
 from .results import TABLE_KEYS, final_train_loss, split_runs
 
@@ -101,7 +103,7 @@ def _broadcast_models(settings):
 
 def train_batched(
     data,
-    hidden_dims,
+    hidden_dims=None,
     *,
     weight_scale=1e-2,
     learning_rate=None,
@@ -124,6 +126,7 @@ def train_batched(
     progress=False,
     normalization=None,
     optim_overrides=None,
+    config=None,
 ):
     r"""Train K fully connected nets of one shape together, in one vectorized pass.
 
@@ -168,6 +171,12 @@ def train_batched(
         Per-parameter hyperparameters shared by all nets, as for the Solver
         (:func:`nndl_lab.optim.parameter_configs`), e.g.
         ``{optim.BIAS_AND_NORMALIZATION: {"learning_rate": 0.0}}``.
+    config : TrainingConfig, optional
+        The settings shared by all nets, validated when it was made (then
+        ``hidden_dims`` and the other shared keywords must not be given); the
+        per-net keywords (``weight_scale``, ``learning_rate``,
+        ``dropout_keep_ratio``, ``reg``, ``seed``, ``update_rule``,
+        ``optim_config``) default to the config's values.
     num_train, num_epochs, batch_size, lr_decay, num_train_samples,
     num_val_samples, num_classes, dtype
         As for :func:`nndl_lab.experiments.train_net`.
@@ -210,6 +219,11 @@ def train_batched(
     >>> result["best_val_acc"].shape                                               # doctest: +SKIP
     (20,)
     """
+    if config is not None:
+        arguments = {k: v for k, v in locals().items() if k not in ("data", "config")}
+        return train_batched(data, **_from_config(config, arguments))
+    if hidden_dims is None:
+        raise TypeError("train_batched needs hidden_dims (or a config)")
     # ---- check everything before any work -------------------------------------------------
     hidden_dims = _checks.hidden_dims(hidden_dims)
     num_classes = _checks.num_classes(num_classes)
@@ -326,6 +340,50 @@ def train_batched(
             bn[name] = bn[name][inverse]
     result["settings"] = _settings(per)
     return result
+
+
+_SHARED = (
+    "hidden_dims",
+    "use_batchnorm",
+    "normalization",
+    "num_train",
+    "num_epochs",
+    "batch_size",
+    "lr_decay",
+    "num_train_samples",
+    "num_val_samples",
+    "num_classes",
+    "dtype",
+    "optim_overrides",
+)
+_PER_NET = ("weight_scale", "dropout_keep_ratio", "reg", "seed", "update_rule", "optim_config")
+
+
+def _same(a, b):
+    try:
+        return bool(a is b or a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _from_config(config, arguments):
+    """train_batched's keywords from a TrainingConfig and the per-net keywords given."""
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig or None, got {type(config).__name__}")
+    defaults = inspect.signature(train_batched).parameters
+    clash = [k for k in _SHARED if not _same(arguments[k], defaults[k].default)]
+    if clash:
+        raise TypeError(
+            f"train_batched: the config sets {clash}; pass them in the config, not as keywords"
+        )
+    kwargs = dict(arguments)
+    for key in _SHARED:
+        if key != "use_batchnorm":
+            kwargs[key] = getattr(config, key)
+    for key in _PER_NET:
+        if _same(arguments[key], defaults[key].default):
+            kwargs[key] = getattr(config, key)
+    return kwargs
 
 
 def _settings(per):

@@ -17,6 +17,7 @@ from ..fc_net import FullyConnectedNet
 from ..solver import Solver
 from . import _checks
 from . import batched as _batched
+from .config import TrainingConfig
 from .parallel import blas_limit, run_parallel
 from .results import final_train_loss, make_run, num_checks, num_iterations, split_runs
 
@@ -57,76 +58,62 @@ def _run_from_solver(solver):
     )
 
 
-def _train(
-    data,
-    hidden_dims,
-    *,
-    update_rule,
-    optim_config,
-    num_train,
-    num_epochs,
-    batch_size,
-    lr_decay,
-    weight_scale,
-    use_batchnorm,
-    dropout_keep_ratio,
-    reg,
-    num_train_samples,
-    num_val_samples,
-    seed,
-    dtype,
-    progress,
-    num_classes,
-    blas_threads=1,
-):
-    """Validate everything, then build the net and train it; return (run, model, solver)."""
-    hidden_dims = _checks.hidden_dims(hidden_dims)
-    num_classes = _checks.num_classes(num_classes)
-    input_dim = _checks.data(data, num_classes)
-    update_rule = _checks.update_rule(update_rule)
-    optim_config = _checks.optim_config(update_rule, optim_config)
-    _checks.positive_int("num_epochs", num_epochs)
-    _checks.positive_int("batch_size", batch_size)
-    _checks.lr_decay(lr_decay)
-    _checks.weight_scale(weight_scale)
-    _checks.boolean("use_batchnorm", use_batchnorm)
-    _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
-    _checks.nonnegative_real("reg", reg)
-    _checks.optional_positive_int("num_train_samples", num_train_samples)
-    _checks.optional_positive_int("num_val_samples", num_val_samples)
-    _checks.seed("seed", seed)
-    dtype = _checks.dtype(dtype)
-    if blas_threads is not None:
-        _checks.positive_int("blas_threads", blas_threads)
-    subset = _checks.training_subset(data, num_train)
-    model = FullyConnectedNet(
-        hidden_dims,
-        input_dim=input_dim,
-        num_classes=num_classes,
-        dropout_keep_ratio=dropout_keep_ratio,
-        use_batchnorm=use_batchnorm,
-        reg=reg,
-        weight_scale=weight_scale,
-        dtype=dtype,
-        seed=seed,
-    )
-    solver = Solver(
-        model,
-        subset,
-        update_rule=update_rule,
-        optim_config=optim_config,
-        lr_decay=lr_decay,
-        batch_size=batch_size,
-        num_epochs=num_epochs,
-        num_train_samples=num_train_samples,
-        num_val_samples=num_val_samples,
-        verbose=False,
-        progress=progress,
-        seed=seed,
-    )
+def _train(data, config, *, progress=False, blas_threads=1):
+    """Build the net of a validated :class:`TrainingConfig` and train it with the Solver on
+    ``data`` (checked here); return (run, model, solver)."""
+    input_dim = _checks.data(data, config.num_classes)
+    subset = _checks.training_subset(data, config.num_train)
+    model = FullyConnectedNet(input_dim=input_dim, **config.net_kwargs())
+    solver = Solver(model, subset, verbose=False, progress=progress, **config.solver_kwargs())
     with blas_limit(blas_threads):
         solver.train()
     return _run_from_solver(solver), model, solver
+
+
+_CONFIG_KEYS = (
+    "hidden_dims",
+    "update_rule",
+    "optim_config",
+    "num_train",
+    "num_epochs",
+    "batch_size",
+    "lr_decay",
+    "weight_scale",
+    "use_batchnorm",
+    "dropout_keep_ratio",
+    "reg",
+    "num_train_samples",
+    "num_val_samples",
+    "seed",
+    "dtype",
+    "num_classes",
+    "normalization",
+    "optim_overrides",
+)
+
+
+def _config_from(arguments, config):
+    """The validated config of a train_net call: ``config`` itself (then every training
+    keyword must keep its default), or one made from the keywords."""
+    if config is None:
+        return TrainingConfig.from_kwargs(**{key: arguments[key] for key in _CONFIG_KEYS})
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig or None, got {type(config).__name__}")
+    defaults = _TRAIN_NET_SIGNATURE.parameters
+    changed = [key for key in _CONFIG_KEYS if not _same(arguments[key], defaults[key].default)]
+    if changed:
+        raise TypeError(
+            f"pass the training settings either as config or as keywords, not both: got "
+            f"config and {changed}"
+        )
+    return config
+
+
+def _same(a, b):
+    try:
+        return bool(a is b or a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def train_net(
@@ -150,6 +137,9 @@ def train_net(
     progress=False,
     num_classes=10,
     blas_threads=1,
+    normalization=None,
+    optim_overrides=None,
+    config=None,
 ):
     r"""Train one :class:`~nndl_lab.fc_net.FullyConnectedNet` with the Solver; return its run.
 
@@ -197,33 +187,26 @@ def train_net(
         the book's small nets run faster on one, and much faster than two
         when the machine is busy (OpenBLAS threads spin). None leaves the
         BLAS alone (wide nets on an idle machine may gain from more).
+    normalization : {None, "batchnorm"}
+        ``use_batchnorm=True`` is the same as ``normalization="batchnorm"``.
+    optim_overrides : dict, optional
+        Per-parameter hyperparameters, e.g. ``{optim.BIAS_AND_NORMALIZATION:
+        {"learning_rate": 0.0}}`` (see :func:`nndl_lab.optim.parameter_configs`).
+    config : TrainingConfig, optional
+        All of the training settings at once, validated when it was made
+        (then no other training keyword may be given).
 
     Returns
     -------
     run : dict
-        See ``nndl_lab.experiments.runs``.
+        See ``nndl_lab.experiments.results``.
     """
-    run, _, _ = _train(
-        data,
-        hidden_dims,
-        update_rule=update_rule,
-        optim_config=optim_config,
-        num_train=num_train,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        lr_decay=lr_decay,
-        weight_scale=weight_scale,
-        use_batchnorm=use_batchnorm,
-        dropout_keep_ratio=dropout_keep_ratio,
-        reg=reg,
-        num_train_samples=num_train_samples,
-        num_val_samples=num_val_samples,
-        seed=seed,
-        dtype=dtype,
-        progress=progress,
-        num_classes=num_classes,
-        blas_threads=blas_threads,
-    )
+    arguments = dict(locals())
+    config = _config_from(arguments, config)
+    _checks.boolean("progress", progress)
+    if blas_threads is not None:
+        _checks.positive_int("blas_threads", blas_threads)
+    run, _, _ = _train(data, config, progress=progress, blas_threads=blas_threads)
     return run
 
 
@@ -361,32 +344,17 @@ def compare_update_rules(
 
 
 def _validate_train_kwargs(kwargs):
-    """Check the keyword arguments of a train_net call without training."""
+    """Check the keyword arguments of a train_net call without training; return its config."""
     try:
         bound = _TRAIN_NET_SIGNATURE.bind(**kwargs)
     except TypeError as exc:
         raise TypeError(f"train_net: {exc}") from None
     bound.apply_defaults()
     args = bound.arguments
-    _checks.hidden_dims(args["hidden_dims"])
-    _checks.num_classes(args["num_classes"])
-    _checks.update_rule(args["update_rule"])
-    _checks.optim_config(args["update_rule"], args["optim_config"])
-    _checks.positive_int("num_epochs", args["num_epochs"])
-    _checks.positive_int("batch_size", args["batch_size"])
-    if args["num_train"] is not None:
-        _checks.positive_int("num_train", args["num_train"])
-    _checks.lr_decay(args["lr_decay"])
-    _checks.weight_scale(args["weight_scale"])
-    _checks.boolean("use_batchnorm", args["use_batchnorm"])
-    _checks.keep_ratio("dropout_keep_ratio", args["dropout_keep_ratio"])
-    _checks.nonnegative_real("reg", args["reg"])
-    _checks.optional_positive_int("num_train_samples", args["num_train_samples"])
-    _checks.optional_positive_int("num_val_samples", args["num_val_samples"])
-    _checks.seed("seed", args["seed"])
-    _checks.dtype(args["dtype"])
+    config = _config_from(args, args["config"])
     if args["blas_threads"] is not None:
         _checks.positive_int("blas_threads", args["blas_threads"])
+    return config
 
 
 def batchnorm_vs_baseline(
@@ -505,9 +473,8 @@ def capstone(
     _checks.positive_real("learning_rate", learning_rate)
     has_test = "X_test" in data and "y_test" in data if isinstance(data, dict) else False
     _checks.data(data, _checks.num_classes(num_classes), need_test=has_test)
-    run, model, solver = _train(
-        data,
-        hidden_dims,
+    config = TrainingConfig.from_kwargs(
+        hidden_dims=hidden_dims,
         update_rule="adam",
         optim_config={"learning_rate": learning_rate},
         num_train=num_train,
@@ -522,10 +489,12 @@ def capstone(
         num_val_samples=None,
         seed=seed,
         dtype=dtype,
-        progress=progress,
         num_classes=num_classes,
-        blas_threads=blas_threads,
     )
+    _checks.boolean("progress", progress)
+    if blas_threads is not None:
+        _checks.positive_int("blas_threads", blas_threads)
+    run, model, solver = _train(data, config, progress=progress, blas_threads=blas_threads)
     run["val_acc"] = float(solver.check_accuracy(data["X_val"], data["y_val"]))
     run["test_acc"] = (
         float(solver.check_accuracy(data["X_test"], data["y_test"])) if has_test else None
