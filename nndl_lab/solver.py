@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import optim, training
+from ._blas import blas_limit
 
 __all__ = ["Solver", "minibatch_rngs", "REQUIRED_DATA_KEYS"]
 
@@ -135,9 +136,7 @@ def _check_finite(name, X):
 
 
 def _one_blas_thread():
-    """Limit the BLAS to one thread in this thread (see ``experiments.parallel.blas_limit``)."""
-    from .experiments.parallel import blas_limit  # imported here: experiments imports solver
-
+    """Limit the BLAS to one thread in this thread (see :func:`nndl_lab._blas.blas_limit`)."""
     return blas_limit(1)
 
 
