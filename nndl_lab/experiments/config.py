@@ -40,7 +40,8 @@ class TrainingConfig:
     normalization : None or "batchnorm"
     dropout_keep_ratio : float in (0, 1]
     reg : float >= 0
-    weight_scale : float > 0 or {"he", "xavier"}
+    weight_scale : float or str
+        A standard deviation > 0, or ``"he"`` or ``"xavier"``.
     update_rule : str
         A name from :data:`nndl_lab.optim.RULES`.
     optim_config : dict
@@ -73,7 +74,7 @@ class TrainingConfig:
     num_train_samples: int | None = 1000
     num_val_samples: int | None = None
     seed: int = 0
-    dtype: type = np.float32
+    dtype: type = field(default_factory=lambda: np.float32)
     num_classes: int = 10
 
     def __post_init__(self):

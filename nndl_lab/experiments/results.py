@@ -2,15 +2,15 @@ r"""The results format of the experiments: runs, tables, and the conversions bet
 
 A *run* is the plain result of one training: a dict
 
-==================== =========================================================
-``loss_history``      ndarray (iterations,): the loss at every iteration
-``train_acc_history`` ndarray (checks,): training accuracy at every check
-``val_acc_history``   ndarray (checks,): validation accuracy at every check
-``best_val_acc``      float: the Solver's best validation accuracy
-``best_train_acc``    float: the highest training accuracy of the checks
-``final_train_loss``  float: mean of the last ``min(100, len)`` losses
-``diverged_at``       None, or the 1-based iteration whose loss was not finite
-==================== =========================================================
+======================= =========================================================
+``loss_history``        ndarray (iterations,): the loss at every iteration
+``train_acc_history``   ndarray (checks,): training accuracy at every check
+``val_acc_history``     ndarray (checks,): validation accuracy at every check
+``best_val_acc``        float: the Solver's best validation accuracy
+``best_train_acc``      float: the highest training accuracy of the checks
+``final_train_loss``    float: mean of the last ``min(100, len)`` losses
+``diverged_at``         None, or the 1-based iteration whose loss was not finite
+======================= =========================================================
 
 A diverged run stops there, as the Solver does: its ``loss_history`` ends
 with the non-finite loss and its accuracy histories hold only the checks made
@@ -20,7 +20,8 @@ diverged at its very first step has no checks; its ``best_val_acc`` and
 
 A *table* holds runs of one shape stacked along a first axis: the histories
 padded with NaN after a divergence, ``diverged_at`` an int array with 0 for
-"did not diverge" (:func:`stack_runs`, :func:`split_runs`).
+"did not diverge" (:func:`nndl_lab.experiments.stack_runs`,
+:func:`nndl_lab.experiments.split_runs`).
 
 This module imports nothing else of the package's experiments, so both the
 single runs (``runs``) and the batched trainer (``batched``) build on it.
