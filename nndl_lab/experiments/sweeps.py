@@ -35,6 +35,7 @@ __all__ = [
 #: The homework's 20 weight scales for the batchnorm sensitivity experiment.
 HOMEWORK_WEIGHT_SCALES = np.logspace(-4, 0, num=20)
 
+
 def _train_table(data, settings, *, batched, common, blas_threads=None):
     """Train one net per entry of ``settings`` (dicts of per-net keywords); return a table.
 
