@@ -627,7 +627,7 @@ class App(W.VBox):
 
     @property
     def showing_live(self) -> bool:
-        """True when the app shows its live frame (a kernel drew it), False: a grid frame."""
+        """Whether the app shows its live frame (drawn by the kernel) rather than a grid frame."""
         return "nndl-live-mode" in self.mode._dom_classes
 
     @property
