@@ -43,7 +43,7 @@ book: venv
 	@# older code or other data.
 	@mkdir -p _build; \
 	mkdir -p "$(BOOK_DATA_DIR)"; \
-	h=$$( (find nndl_lab widgets -type f \( -name '*.py' -o -name '*.js' -o -path '*/_data/*' \) \
+	h=$$( (find nndl_lab widgets -type f \( -name '*.py' -o -name '*.js' -o -name '*.css' -o -path '*/_data/*' \) \
 	     2>/dev/null | LC_ALL=C sort | xargs -r sha256sum; echo "data: $(BOOK_DATA_DIR)") \
 	     | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.engine-hash 2>/dev/null)" != "$$h" ]; then \

@@ -69,6 +69,21 @@ class CheckResult:
         return self.report()
 
 
+def _error(actual, expected):
+    """``rel_error``, or inf when the learner's value is missing, not numeric or of the wrong shape.
+
+    A self-check reports a wrong answer as a failure; it does not raise on it.
+    """
+    try:
+        actual = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return float("inf")
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape or actual.size == 0:
+        return float("inf")
+    return rel_error(actual, expected)
+
+
 def _finish(name, errors, verbose, tolerance=TOLERANCE):
     result = CheckResult(name, errors, tolerance)
     if verbose:
@@ -110,7 +125,7 @@ def check_affine_forward(affine_forward, verbose=True):
     b = np.linspace(-0.3, 0.1, num=output_dim)
     out, _ = affine_forward(x, w, b)
     expected = np.einsum("nd,dm->nm", x.reshape(num_inputs, -1), w) + b
-    return _finish("affine_forward", {"out": rel_error(out, expected)}, verbose)
+    return _finish("affine_forward", {"out": _error(out, expected)}, verbose)
 
 
 def check_affine_backward(affine_forward, affine_backward, verbose=True):
@@ -139,7 +154,7 @@ def check_relu_forward(relu_forward, verbose=True):
     """Check ``relu_forward`` against :math:`\\max(0, x)`."""
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     out, _ = relu_forward(x)
-    return _finish("relu_forward", {"out": rel_error(out, np.where(x > 0, x, 0.0))}, verbose)
+    return _finish("relu_forward", {"out": _error(out, np.where(x > 0, x, 0.0))}, verbose)
 
 
 def check_relu_backward(relu_forward, relu_backward, verbose=True):
@@ -166,10 +181,10 @@ def check_softmax_loss(softmax_loss, verbose=True):
     with np.errstate(all="ignore"):
         huge_loss, _ = softmax_loss(huge, np.array([1]))
     errors = {
-        "loss": rel_error(loss, expected),
+        "loss": _error(loss, expected),
         "dx": _grad_error(numeric, dx),
         # log-sum-exp gives exactly the margin 2e4 here; a naive softmax gives inf or nan.
-        "loss at scores of 1e4": rel_error(huge_loss, 2e4) if np.isfinite(huge_loss) else np.inf,
+        "loss at scores of 1e4": _error(huge_loss, 2e4) if np.isfinite(huge_loss) else np.inf,
     }
     return _finish("softmax_loss", errors, verbose)
 
@@ -188,10 +203,10 @@ def check_batchnorm_forward(batchnorm_forward, verbose=True):
     test_out, _ = batchnorm_forward(x, gamma, beta, bn_param)
     expected_test = gamma * (x - running_mean) / np.sqrt(running_var + 1e-5) + beta
     errors = {
-        "train out": rel_error(out, expected_train),
-        "running_mean": rel_error(bn_param.get("running_mean", np.nan), running_mean),
-        "running_var": rel_error(bn_param.get("running_var", np.nan), running_var),
-        "test out": rel_error(test_out, expected_test),
+        "train out": _error(out, expected_train),
+        "running_mean": _error(bn_param.get("running_mean", np.nan), running_mean),
+        "running_var": _error(bn_param.get("running_var", np.nan), running_var),
+        "test out": _error(test_out, expected_test),
     }
     return _finish("batchnorm_forward", errors, verbose)
 
@@ -239,7 +254,7 @@ def check_dropout_forward(dropout_forward, verbose=True):
         test_out, _ = dropout_forward(x, {"mode": "test", "p": p, "seed": 123})
         errors[f"p={p} kept fraction"] = abs(np.mean(out != 0) - p) / p
         errors[f"p={p} mean"] = abs(out.mean() - x.mean()) / abs(x.mean())
-        errors[f"p={p} test mode = identity"] = rel_error(test_out, x)
+        errors[f"p={p} test mode = identity"] = _error(test_out, x)
     result = CheckResult("dropout_forward", errors, 2e-2)
     if verbose:
         print(result.report())
@@ -269,8 +284,8 @@ def check_sgd_momentum(sgd_momentum, verbose=True):
     )
     expected_v = mu * v - 1e-3 * dw
     errors = {
-        "next_w": rel_error(next_w, w + expected_v),
-        "velocity": rel_error(config["velocity"], expected_v),
+        "next_w": _error(next_w, w + expected_v),
+        "velocity": _error(config["velocity"], expected_v),
     }
     return _finish("sgd_momentum", errors, verbose)
 
@@ -287,8 +302,8 @@ def check_sgd_nesterov_momentum(sgd_nesterov_momentum, verbose=True):
     )
     expected_v = mu * v - 1e-3 * dw
     errors = {
-        "next_w": rel_error(next_w, w + expected_v + mu * (expected_v - v)),
-        "velocity": rel_error(config["velocity"], expected_v),
+        "next_w": _error(next_w, w + expected_v + mu * (expected_v - v)),
+        "velocity": _error(config["velocity"], expected_v),
     }
     return _finish("sgd_nesterov_momentum", errors, verbose)
 
@@ -304,8 +319,8 @@ def check_rmsprop(rmsprop, verbose=True):
     next_w, config = rmsprop(w.copy(), dw.copy(), {"learning_rate": 1e-2, "a": a.copy()})
     expected_a = rho * a + (1 - rho) * dw**2
     errors = {
-        "next_w": rel_error(next_w, w - 1e-2 * dw / (np.sqrt(expected_a) + eps)),
-        "a": rel_error(config["a"], expected_a),
+        "next_w": _error(next_w, w - 1e-2 * dw / (np.sqrt(expected_a) + eps)),
+        "a": _error(config["a"], expected_a),
     }
     return _finish("rmsprop", errors, verbose)
 
@@ -325,9 +340,9 @@ def check_adam(adam, verbose=True):
         np.sqrt(expected_v / (1 - beta2**t)) + eps
     )
     errors = {
-        "next_w": rel_error(next_w, expected_w),
-        "v": rel_error(config["v"], expected_m),
-        "a": rel_error(config["a"], expected_v),
+        "next_w": _error(next_w, expected_w),
+        "v": _error(config["v"], expected_m),
+        "a": _error(config["a"], expected_v),
         "t": 0.0 if config.get("t") == t else np.inf,
     }
     return _finish("adam", errors, verbose)

@@ -59,7 +59,10 @@ def test_chapter_runs_on_cifar10(chapter, cifar10_dir, monkeypatch):
     monkeypatch.setenv("NNDL_LAB_DATA_DIR", cifar10_dir)
     nb = nbformat.read(chapter, as_version=4)
     client = NotebookClient(
-        nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(chapter.parent)}}
+        nb,
+        timeout=1200,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(chapter.parent)}},
     )
     start = time.perf_counter()
     client.execute()

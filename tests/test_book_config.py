@@ -139,3 +139,36 @@ def test_extension_skips_submodules_the_package_rebinds(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     assert ext.AutomoduleTree._shadowed("shadowpkg.app")
     assert not ext.AutomoduleTree._shadowed("shadowpkg.core")
+
+
+def test_one_search_box_and_theme_options_merged(config):
+    """The header's search field is off (the sidebar keeps its own); `recursive_update`
+    merges that into the theme options Jupyter Book derives, instead of dropping them."""
+    sphinx = config["sphinx"]
+    assert sphinx["recursive_update"] is True
+    assert sphinx["config"]["html_theme_options"]["navbar_persistent"] == []
+
+
+def test_layout_stylesheet_is_registered_and_holds_the_overflow_rules():
+    ext = _load_extension()
+    css_file = ext.CSS_DIR / ext.LAYOUT_CSS
+    assert css_file.is_file()
+    # Only the stylesheet is copied to _static/ from that folder.
+    assert sorted(p.name for p in ext.CSS_DIR.iterdir()) == [ext.LAYOUT_CSS]
+    css = re.sub(r"/\*.*?\*/", "", css_file.read_text(encoding="utf-8"), flags=re.DOTALL)
+    css = re.sub(r"\s+", " ", css)
+    for rule in (
+        "white-space: pre-wrap",
+        "overflow-wrap: anywhere",
+        'mjx-container[display="true"] { max-width: 100%; overflow-x: auto;',
+        ".bd-article img { max-width: 100%; height: auto; }",
+    ):
+        assert rule in css, rule
+
+    class Config:
+        html_static_path = ["book/_vendor"]
+
+    config = Config()
+    ext.add_static_css_dir(None, config)
+    ext.add_static_css_dir(None, config)
+    assert config.html_static_path == ["book/_vendor", str(ext.CSS_DIR)]

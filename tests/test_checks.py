@@ -114,3 +114,19 @@ def test_affine_backward_check_catches_a_transposed_product():
 
     result = checks.check_affine_backward(layers.affine_forward, wrong, verbose=False)
     assert not result.passed and result.errors["dx"] < 1e-6
+
+
+def test_a_missing_or_misshapen_answer_fails_the_check_instead_of_raising():
+    def batchnorm_without_running_averages(x, gamma, beta, bn_param):
+        mean, var = x.mean(0), x.var(0)
+        return gamma * (x - mean) / np.sqrt(var + 1e-5) + beta, None
+
+    result = checks.check_batchnorm_forward(batchnorm_without_running_averages, verbose=False)
+    assert not result.passed and result.errors["running_mean"] == np.inf
+
+    def affine_forward_transposed(x, w, b):
+        out, cache = layers.affine_forward(x, w, b)
+        return out.T, cache
+
+    result = checks.check_affine_forward(affine_forward_transposed, verbose=False)
+    assert not result.passed and result.errors["out"] == np.inf

@@ -172,7 +172,7 @@ def test_loss_surface_controls(surface):
     change_each(
         app,
         [
-            (w("learning_rate"), lrs[2][1]),
+            (w("learning_rate"), lrs[1][1]),
             (entry("learning_rate"), str(lrs[3][1] * 1.3)),
             (w("momentum"), 0.5),
             (entry("num_steps"), "50"),
@@ -185,7 +185,7 @@ def test_loss_surface_controls(surface):
 
 def test_loss_surface_rapid_and_divergence():
     app = widgets.loss_surface(surface="rosenbrock", grid=False)
-    rapid(app, app.widget("learning_rate"), [1e-4, 2e-4, 1e-3, 2e-3, 3e-3])
+    rapid(app, app.widget("learning_rate"), [1e-4, 3e-4, 1e-3, 2e-3, 3e-3])
     assert_plotted(app, surface_expected(app.setting()))
     sgd = E.optimize_surface("rosenbrock", "sgd", {"learning_rate": 3e-3}, num_steps=300)
     assert sgd["diverged_at"] is not None
@@ -262,7 +262,7 @@ def test_adaptive_rates_rapid_and_divergence(data):
     at = first_bad(ref["loss_history"])
     prefix = f"SGD+momentum (reference): diverged at iteration {at} ("
     assert any(m.startswith(prefix) for m in app.messages())
-    rapid(app, app.widget("beta1"), [0.0, 0.5, 0.8, 0.95, 0.99])
+    rapid(app, app.widget("beta1"), [0.0, 0.5, 0.95, 0.99, 0.995])
     assert_plotted(app, adaptive_expected(data, app.setting()))
 
 

@@ -349,11 +349,13 @@ class App(W.VBox):
         else:
             grid_root = W.HTML("")
         self.grid_time = self.grid.build_time
-        self.mode = W.Box([grid_root, self.live_frame])
+        # The live frame joins the mode box when the kernel first draws into it: in the
+        # static page an Image without bytes would be a broken image.
+        self.mode = W.Box([grid_root])
         self.mode.add_class("nndl-mode-stack")
         if not self.grid.frames:
             self.live_frame.value = first_png
-            self.mode.add_class("nndl-live-mode")
+            self._show_live()
         self.canvas.draw(default_result, self.default_setting)  # the figure shows the default
 
         children: list[W.Widget] = []
@@ -576,7 +578,7 @@ class App(W.VBox):
 
         def show() -> None:
             self.live_frame.value = png
-            self.mode.add_class("nndl-live-mode")
+            self._show_live()
             self.mode.remove_class("nndl-stale")
             self.busy.value = ""
             self.progress.layout.visibility = "hidden"
@@ -611,6 +613,11 @@ class App(W.VBox):
             self._status(generation, text, fraction)
             time.sleep(0.25)
 
+    def _show_live(self) -> None:
+        if self.live_frame not in self.mode.children:
+            self.mode.children = (*self.mode.children, self.live_frame)
+        self.mode.add_class("nndl-live-mode")
+
     def wait(self, timeout: float = 60.0) -> bool:
         """Block until the latest change is drawn; False on timeout."""
         return self.worker.wait(timeout)
@@ -627,7 +634,7 @@ class App(W.VBox):
 
     @property
     def showing_live(self) -> bool:
-        """True when the app shows its live frame (a kernel drew it), False: a grid frame."""
+        """Whether the app shows its live frame (drawn by the kernel) rather than a grid frame."""
         return "nndl-live-mode" in self.mode._dom_classes
 
     @property

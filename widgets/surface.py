@@ -260,5 +260,7 @@ def loss_surface(
         fixed=fixed,
         grid=grid,
         threaded=threaded,
-        colors=32,  # the contour lines need few colours (and the page carries 2 x 24 frames)
+        # the contour lines need few colours, and chapter 3 carries 2 x 24 frames
+        colors=32,
+        dpi=80,
     )

@@ -1,6 +1,6 @@
 """A small local Sphinx extension for the nndl-lab book.
 
-Loaded through ``sphinx: local_extensions`` in ``_config.yml``.  It does three
+Loaded through ``sphinx: local_extensions`` in ``_config.yml``.  It does five
 things:
 
 1. Drops duplicate entries of ``script_files`` when a page is rendered.
@@ -22,6 +22,10 @@ things:
    found on disk, so the API appendix follows the package as it grows.  A
    submodule whose name the package rebinds (``from .app import app``) is left
    out: the package documents that name.
+5. Adds the book's stylesheet ``book/_ext/css/nndl-layout.css`` to every page
+   (pages at reading size: code and outputs wrap inside the text column, wide
+   tables, widget apps and display maths scroll inside their own box, figures
+   scale to the column and stay on white in dark mode).
 """
 
 from __future__ import annotations
@@ -195,6 +199,18 @@ class AutomoduleTree(SphinxDirective):
         return getattr(parent, leaf, module) is not module
 
 
+# -- 5. the book's stylesheet --------------------------------------------------------
+
+CSS_DIR = Path(__file__).resolve().parent / "css"
+LAYOUT_CSS = "nndl-layout.css"
+
+
+def add_static_css_dir(app: Sphinx, config: Any) -> None:
+    """Copy ``book/_ext/css/`` (the stylesheet only) into ``_static/``."""
+    if str(CSS_DIR) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(CSS_DIR))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("nndl_page_weight_limit", 1_500_000, "html", types=[int])
     app.add_config_value("nndl_chapter_pattern", r"book/0\d", "html", types=[str])
@@ -203,4 +219,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("build-finished", report_page_weights)
     app.connect("autodoc-skip-member", skip_namedtuple_fields)
     app.add_directive("nndl-automodule-tree", AutomoduleTree)
+    app.connect("config-inited", add_static_css_dir)
+    # After the theme's stylesheets, so equal-specificity rules (dark mode) win.
+    app.add_css_file(LAYOUT_CSS, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -263,7 +263,7 @@ def read_app(models: dict[str, dict], app_id: str) -> App:
         return app
     for sid in order:
         state = models[sid]["state"]
-        keys = [c[len("nndl-grid-") :] for c in classes(models[sid])]
+        keys = [c[len("nndl-grid-") :] for c in classes(models[sid]) if c.startswith("nndl-grid-")]
         keys = [k for k in keys if k != "slider"]
         labels = list(state.get("_options_labels") or [])
         app.sliders.append(
