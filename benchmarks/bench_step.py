@@ -190,10 +190,15 @@ def main(argv=None):
             for name, fn in timers.items():
                 figures[name] = median_time(fn, args.repeats)
         if fused is not None:
+            import torch
+
             figures[f"PyTorch {version} fused Adam ({threads} threads)"] = median_time(
                 fused, args.repeats
             )
             figures["PyTorch default Adam"] = median_time(default, args.repeats)
+            torch.set_num_threads(1)  # the Solver's setting, for a like-for-like reference
+            figures["PyTorch fused Adam, 1 thread"] = median_time(fused, args.repeats)
+            torch.set_num_threads(threads)
         rounds.append(figures)
     med = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
     step = med["nndl_lab Solver step"]
@@ -223,6 +228,8 @@ def main(argv=None):
             f"(rounds: {', '.join(f'{v:.2f}' for v in ratio)}; target <= 0.9)"
         )
         print(f"  Solver / PyTorch default Adam median {statistics.median(plain):5.2f}x")
+        one = [r["nndl_lab Solver step"] / r["PyTorch fused Adam, 1 thread"] for r in rounds]
+        print(f"  Solver / PyTorch fused Adam on 1 thread  median {statistics.median(one):5.2f}x")
     else:
         print("  (PyTorch not installed: pip install torch to add the reference)")
 
