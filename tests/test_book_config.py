@@ -172,3 +172,17 @@ def test_layout_stylesheet_is_registered_and_holds_the_overflow_rules():
     ext.add_static_css_dir(None, config)
     ext.add_static_css_dir(None, config)
     assert config.html_static_path == ["book/_vendor", str(ext.CSS_DIR)]
+
+
+def test_bibliography_entries_become_list_items():
+    ext = _load_extension()
+    body = (
+        '<div role="list" class="citation-list">\n'
+        '<div class="citation" id="id12" role="doc-biblioentry">\n<p>A.</p></div>\n'
+        '<div class="citation" id="id2" role="doc-biblioentry">\n<p>B.</p></div>\n</div>'
+    )
+    context = {"body": body}
+    ext.bibliography_list_items(None, "book/appendix/bibliography", "page.html", context, None)
+    assert context["body"].count('role="listitem"') == 2
+    assert "doc-biblioentry" not in context["body"]
+    assert context["body"].replace('role="listitem"', 'role="doc-biblioentry"') == body

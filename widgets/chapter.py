@@ -54,6 +54,10 @@ RULE_STYLE = {
 def use_book_style():
     """Figure defaults for the book's column: 6.9 in wide at 100 dpi, text of 9–10 pt.
 
+    The layout engine is left to each figure (the chapters ask for
+    ``layout="constrained"``), so the apps' own ``subplots_adjust`` is not
+    overridden.
+
     Book: every chapter's first cell.
     """
     plt.rcParams.update(
@@ -68,7 +72,6 @@ def use_book_style():
             "ytick.labelsize": 9,
             "legend.fontsize": 9,
             "figure.titlesize": 10,
-            "figure.constrained_layout.use": True,
         }
     )
 
@@ -99,7 +102,7 @@ def plot_runs(runs, title, *, loss_ylim=None):
     loss_ylim : tuple of float, optional
         Limits of the loss axis (default: from the data).
     """
-    fig, axes = plt.subplots(1, 3, figsize=(COLUMN_WIDTH, 2.6))
+    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(COLUMN_WIDTH, 2.6))
     for key, run in runs.items():
         label, color, linestyle, marker = _style(key)
         loss = run["loss_history"]

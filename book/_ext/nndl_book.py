@@ -1,6 +1,6 @@
 """A small local Sphinx extension for the nndl-lab book.
 
-Loaded through ``sphinx: local_extensions`` in ``_config.yml``.  It does five
+Loaded through ``sphinx: local_extensions`` in ``_config.yml``.  It does six
 things:
 
 1. Drops duplicate entries of ``script_files`` when a page is rendered.
@@ -26,6 +26,10 @@ things:
    (pages at reading size: code and outputs wrap inside the text column, wide
    tables, widget apps and display maths scroll inside their own box, figures
    scale to the column and stay on white in dark mode).
+6. Gives the entries of a bibliography the ARIA role their list requires:
+   docutils writes ``<div role="list" class="citation-list">`` around entries with
+   ``role="doc-biblioentry"``, a role DPUB-ARIA 1.1 deprecates ("use listitem")
+   and that axe-core reports as a list without list items (critical).
 """
 
 from __future__ import annotations
@@ -211,6 +215,19 @@ def add_static_css_dir(app: Sphinx, config: Any) -> None:
         config.html_static_path.append(str(CSS_DIR))
 
 
+# -- 6. bibliography entries as list items ---------------------------------------------
+
+BIBLIOENTRY_RE = re.compile(r'(<div class="citation" id="[^"]*" )role="doc-biblioentry"')
+
+
+def bibliography_list_items(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    body = context.get("body")
+    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
+        context["body"] = BIBLIOENTRY_RE.sub(r'\1role="listitem"', body)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("nndl_page_weight_limit", 1_500_000, "html", types=[int])
     app.add_config_value("nndl_chapter_pattern", r"book/0\d", "html", types=[str])
@@ -220,6 +237,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-skip-member", skip_namedtuple_fields)
     app.add_directive("nndl-automodule-tree", AutomoduleTree)
     app.connect("config-inited", add_static_css_dir)
+    app.connect("html-page-context", bibliography_list_items)
     # After the theme's stylesheets, so equal-specificity rules (dark mode) win.
     app.add_css_file(LAYOUT_CSS, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -67,7 +67,7 @@ MEASURE = """({figurePt, minPt}) => {
   const article = document.querySelector('article.bd-article') || document.querySelector('main');
   const out = {
     viewport: doc.clientWidth, scrollWidth: doc.scrollWidth,
-    column: 0, overflow: [], clipped: [], scrollers: [], figures: [],
+    column: 0, overflow: [], clipped: [], inlineMath: [], scrollers: [], figures: [],
   };
   if (!article) return out;
   const acs = getComputedStyle(article);
@@ -126,7 +126,12 @@ MEASURE = """({figurePt, minPt}) => {
     if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
       const item = describe(el, {width: el.clientWidth, content: el.scrollWidth});
       if (ownScroll(cs)) out.scrollers.push(item);
-      else if (clips(cs) && cutsOff(el, r)) out.clipped.push(item);
+      else if (clips(cs) && cutsOff(el, r)) {
+        // The theme clips inline maths at the column (span.math: overflow hidden, max-width
+        // 100%); MathJax 3 cannot break it.  Chapter content: such a formula belongs in
+        // display maths, which scrolls in its own box.
+        (el.matches('span.math') ? out.inlineMath : out.clipped).push(item);
+      }
     }
   }
   for (const img of article.querySelectorAll('.cell_output img')) {
@@ -193,7 +198,8 @@ def test_layout_fits_the_column(
     browser_report(
         f"layout {width}px {docname}: page {m['scrollWidth']}/{m['viewport']}px, "
         f"column {m['column']}px, overflowing {len(m['overflow'])}, clipped "
-        f"{len(m['clipped'])}, own-scroll boxes {len(m['scrollers'])}, figures "
+        f"{len(m['clipped'])}, inline maths cut {len(m['inlineMath'])}, own-scroll boxes "
+        f"{len(m['scrollers'])}, figures "
         f"{len(m['figures'])} (smallest text {smallest} pt, {len(small)} under "
         f"{MIN_FIGURE_PT:g} pt)"
     )
@@ -202,6 +208,8 @@ def test_layout_fits_the_column(
             browser_report(f"    {label}: {short(items)}")
     if m["clipped"]:
         browser_report(f"    clipped: {short(m['clipped'])}")
+    if m["inlineMath"]:
+        browser_report(f"    inline maths cut at the column: {short(m['inlineMath'])}")
     if small:
         browser_report(
             "    small figure text: "
