@@ -35,7 +35,7 @@ BETA1S = [0.0, 0.5, 0.9, 0.95, 0.99, 0.995]
 DECAY_RATES = [0.5, 0.9, 0.99, 0.999]
 #: Chapter 5's experiment (the homework's): up to 4,000 images, five hidden layers of 100.
 CHAPTER_NUM_TRAIN = 4000
-WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 150, 100
 
 #: The three runs of a setting and their labels.
 RUNS = {"reference": "SGD+momentum (reference)", "rmsprop": "RMSProp", "adam": "Adam"}
@@ -180,7 +180,7 @@ def adaptive_rates(data=None, *, grid: bool = True, threaded: bool = True, **ove
     Grid (static page): Adam's β1 (6 values) × RMSProp's decay rate (4
     values), both on a log(1 − β) scale and, in a live kernel, any value in
     range. Live only: Adam's β2 and the ε of both rules. On inputs wider
-    than 1,000 (CIFAR-10) the default trains on 200 images and measures
+    than 1,000 (CIFAR-10) the default trains on 150 images and measures
     validation accuracy on 100 (the app says so).
 
     Parameters

@@ -42,7 +42,7 @@ WEIGHT_SCALES = [1e-3, 1e-2, 2e-2, 0.1, 0.3, 1.0]
 DEPTHS = [2, 3, 5, 8]
 #: Chapter 6's experiment (the homework's): 1,000 images, five hidden layers of 100.
 CHAPTER_NUM_TRAIN = 1000
-WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 150, 100
 VARIANTS = {"baseline": ("baseline", BASELINE_COLOR), "batchnorm": ("batchnorm", BATCHNORM_COLOR)}
 
 
@@ -161,7 +161,7 @@ def batchnorm_vs_baseline(
     50, Adam at 1e-3. Grid (static page): weight scale (6 values, 1e-3 to 1;
     in a live kernel any value in range) × depth (2, 3, 5, 8 hidden layers).
     Live only: hidden width, epochs, training images and Adam's learning
-    rate. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
+    rate. On inputs wider than 1,000 (CIFAR-10) the default trains on 150
     images and measures validation accuracy on 100 (the app says so).
 
     Parameters

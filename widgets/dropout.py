@@ -35,7 +35,7 @@ KEEP_RATIOS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0]
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
 #: Chapter 7's experiment (the homework's): one hidden layer of 500, 500 images, 25 epochs.
 CHAPTER_NUM_TRAIN = 500
-WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS = 100, 100, 10
+WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS = 100, 100, 7
 
 
 def keep_ratios(setting) -> tuple:
@@ -180,7 +180,7 @@ def dropout_regularization(
     kernel). Live only: hidden width, epochs, training images, Adam's
     learning rate and the initial weight scale (chapter 7's second
     experiment raises it). On inputs wider than 1,000 (CIFAR-10) the default
-    trains on 100 images for 10 epochs and measures validation accuracy on
+    trains on 100 images for 7 epochs and measures validation accuracy on
     100 (the app says so).
 
     Parameters

@@ -43,7 +43,7 @@ LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 #: Chapter 2's experiment (the homework's): 4,000 images, five hidden layers of 100.
 CHAPTER_NUM_TRAIN = 4000
 #: Training and validation images used by default on wide inputs such as CIFAR-10.
-WIDE_NUM_TRAIN, WIDE_NUM_VAL = 200, 100
+WIDE_NUM_TRAIN, WIDE_NUM_VAL = 150, 100
 
 
 def rule_configs(setting) -> dict:
@@ -156,7 +156,7 @@ def optimizer_race(data=None, *, grid: bool = True, threaded: bool = True, **ove
     learning rate, 8 values from 1e-4 to 0.3 (one learning rate for every
     rule); in a live kernel any value in that range. Live only: momentum,
     batch size, epochs, training images, hidden width and depth, the rules
-    shown. On inputs wider than 1,000 (CIFAR-10) the default trains on 200
+    shown. On inputs wider than 1,000 (CIFAR-10) the default trains on 150
     images and measures validation accuracy on 100 (the app says so).
 
     Parameters

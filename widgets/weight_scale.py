@@ -42,7 +42,7 @@ PANELS = {
 CHAPTER_NUM_TRAIN, CHAPTER_EPOCHS = 1000, 10
 #: The live default: the chapter's sweep on 300 images, so that it redraws in about a second.
 LIVE_NUM_TRAIN = 300
-WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS, WIDE_SCALES = 100, 100, 3, 10
+WIDE_NUM_TRAIN, WIDE_NUM_VAL, WIDE_EPOCHS, WIDE_SCALES = 100, 100, 2, 10
 
 
 def compute(data, setting, n_jobs: int = 1) -> dict:
@@ -149,7 +149,7 @@ def weight_scale_sensitivity(
     from 1 to 8 in a live kernel). Live only: hidden width, epochs, training
     images and Adam's learning rate. Each setting retrains all 40 nets with
     the batched trainer. On inputs wider than 1,000 (CIFAR-10): 10 weight
-    scales, 100 training and 100 validation images, 3 epochs (the app says so).
+    scales, 100 training and 100 validation images, 2 epochs (the app says so).
 
     Parameters
     ----------

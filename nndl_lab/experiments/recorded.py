@@ -174,13 +174,13 @@ def record_results(data, names="all", *, seed=0, data_label=None, path=None, pro
     data : dict
         From :func:`nndl_lab.data.get_data` (normally CIFAR-10).
     names : "all" or list of str
-        Experiments of :data:`~nndl_lab.experiments.reproduce.EXPERIMENTS`.
+        Experiments of ``nndl_lab.experiments.reproduce.EXPERIMENTS``.
     seed : int
     data_label : str, optional
         How captions name the data, e.g. ``"CIFAR-10 (JPEG copy)"``;
         default the data set's name.
     path : str or os.PathLike, optional
-        Default :data:`RECORDED_PATH`.
+        Default ``RECORDED_PATH``.
     progress : bool
 
     Returns
@@ -253,7 +253,7 @@ def load_recorded(name=None, *, path=None):
         One experiment (``"optimizers"``, ``"adaptive"``, ``"batchnorm"``,
         ``"weight-scale"``, ``"dropout"``, ``"capstone"``); None for all.
     path : str or os.PathLike, optional
-        Default :data:`RECORDED_PATH`.
+        Default ``RECORDED_PATH``.
 
     Returns
     -------

@@ -82,7 +82,11 @@ def test_page_loads_cleanly(docname, built_book, book_server, page_visit):
 
     if state:
         try:
-            page.locator(".jupyter-widgets").first.wait_for(state="visible", timeout=15_000)
+            # ipywidgets views carry .jupyter-widgets; the in-page anywidget (widgets.paths)
+            # renders its own root, .nndl-optimizer-paths.
+            page.locator(".jupyter-widgets, .nndl-optimizer-paths").first.wait_for(
+                state="visible", timeout=15_000
+            )
         except Exception as err:  # noqa: BLE001 - reported below with the other faults
             problems.append(f"widget state embedded but no widget rendered: {err}")
         if any(n.endswith("SliderModel") for n in names):
