@@ -208,10 +208,10 @@ def recorded_caption():
 
     Book: chapters 2–8, under every table or figure with recorded results.
     """
-    meta = load_recorded().meta
-    commit = (meta.get("commit") or "unknown")[:12]
+    recorded = load_recorded()
+    commit = (recorded.meta.get("commit") or "unknown")[:12]
     return (
-        f"CIFAR-10, recorded: {load_recorded().label} with `nndl-lab reproduce --record` "
+        f"CIFAR-10, recorded: {recorded.label} with `nndl-lab reproduce --record` "
         f"(commit {commit}); it is what this chapter computes when run on CIFAR-10."
     )
 
