@@ -100,19 +100,19 @@
       handle.setAttribute("aria-valuetext", text);
     }
   }
-  var queued = false;
+  // Synchronously, in the observer's microtask: noUiSlider writes its own
+  // aria-valuetext on every move, and a reader (or a test) must never see it
+  // between that write and ours. Every control is looked at (a page has a
+  // handful, and widget views are built detached, so the records do not always
+  // point into them). The views get their nndl- classes after their content, so
+  // class changes count too. Our own write equals the readout: it does not loop.
   new MutationObserver(function () {
-    if (queued) return;
-    queued = true;
-    window.requestAnimationFrame(function () {
-      queued = false;
-      document.querySelectorAll(".nndl-app .nndl-control").forEach(describe);
-    });
+    document.querySelectorAll(".nndl-app .nndl-control").forEach(describe);
   }).observe(document.documentElement, {
     subtree: true,
     childList: true,
     characterData: true,
     attributes: true,
-    attributeFilter: ["aria-valuetext"],
+    attributeFilter: ["aria-valuetext", "class"],
   });
 })();

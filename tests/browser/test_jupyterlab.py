@@ -600,7 +600,17 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
             pass
         gone = app.locator(".nndl-kernel-gone")
         gone.wait_for(state="visible", timeout=20_000)
-        assert "kernel has stopped" in gone.inner_text()
+        # JupyterLab skips rendering cells out of view (content-visibility: auto), and
+        # the text of an unrendered element reads empty: look at it as a reader would.
+        # Scrolling in takes effect at the next rendering update, so read it until then.
+        gone.scroll_into_view_if_needed()
+        gone_text = ""
+        for _ in range(50):
+            gone_text = gone.inner_text()
+            if gone_text:
+                break
+            page.wait_for_timeout(100)
+        assert "kernel has stopped" in gone_text, f"the kernel-gone line reads {gone_text!r}"
         assert app.locator(".nndl-live-controls").is_hidden()
         # the grid frames show again and the grid slider switches them (jslink, no kernel)
         shown = app.evaluate(VISIBLE_PNG)

@@ -254,16 +254,33 @@ class AppCheck:
         return self.shown()["positions"]
 
     def expect(self, point: tuple[int, ...], how: str) -> None:
-        """The app must show the frame of ``point``; raises with what it shows instead."""
-        want = self.app.frames[point]
+        """The app must show the frame of ``point``; raises with what it shows instead.
+
+        Waits up to ``WAIT_S`` for the image, the positions, the readouts and the
+        handles' labels to agree with ``point``, then reports whatever still does not.
+        """
         deadline = time.monotonic() + WAIT_S
         while True:
             got = self.shown()
-            png = base64.b64decode(got["b64"]) if "b64" in got else None
-            if png == want or time.monotonic() > deadline:
+            problems = self.problems(point, got)
+            if not problems or time.monotonic() > deadline:
                 break
             self.page.wait_for_timeout(20)
         self.checks += 1
+        self.heights.add(round(got["height"], 1))
+        if max(self.heights) - min(self.heights) > 0.5:
+            problems.append(f"the app's height changed: {sorted(self.heights)} px")
+        if problems:
+            setting = {s.key: s.labels[i] for s, i in zip(self.app.sliders, point, strict=True)}
+            raise AssertionError(
+                f"{self.app.name}: after {how}, expected the frame of {point} {setting}: "
+                + "; ".join(problems)
+            )
+
+    def problems(self, point: tuple[int, ...], got: dict) -> list[str]:
+        """What in ``got`` (from ``SHOWN``) disagrees with the grid point ``point``."""
+        want = self.app.frames[point]
+        png = base64.b64decode(got["b64"]) if "b64" in got else None
         problems = []
         if png != want:
             if png is None:
@@ -287,15 +304,7 @@ class AppCheck:
                 problems.append(f"{s.key}: handle aria-label {label!r}, not {description!r}")
             if text != s.labels[i]:
                 problems.append(f"{s.key}: handle aria-valuetext {text!r}, not {s.labels[i]!r}")
-        self.heights.add(round(got["height"], 1))
-        if max(self.heights) - min(self.heights) > 0.5:
-            problems.append(f"the app's height changed: {sorted(self.heights)} px")
-        if problems:
-            setting = {s.key: s.labels[i] for s, i in zip(self.app.sliders, point, strict=True)}
-            raise AssertionError(
-                f"{self.app.name}: after {how}, expected the frame of {point} {setting}: "
-                + "; ".join(problems)
-            )
+        return problems
 
     def no_inert_controls(self) -> None:
         """Every visible control is a grid control; the live-notebook line is shown."""
