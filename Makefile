@@ -64,8 +64,12 @@ book: venv
 	@echo "Serve it:           make serve   (python -m http.server -d $(HTML) -b 127.0.0.1 $(PORT))"
 	@echo "Run it live:        $(BIN)/jupyter lab book/"
 
+# One test process per core; the tests of one file (and the cells of one chapter)
+# stay together (see conftest.py). TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: book
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .

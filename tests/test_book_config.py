@@ -153,8 +153,8 @@ def test_layout_stylesheet_is_registered_and_holds_the_overflow_rules():
     ext = _load_extension()
     css_file = ext.CSS_DIR / ext.LAYOUT_CSS
     assert css_file.is_file()
-    # Only the stylesheet is copied to _static/ from that folder.
-    assert sorted(p.name for p in ext.CSS_DIR.iterdir()) == [ext.LAYOUT_CSS]
+    # Only the stylesheet and its script are copied to _static/ from that folder.
+    assert sorted(p.name for p in ext.CSS_DIR.iterdir()) == sorted([ext.LAYOUT_CSS, ext.LAYOUT_JS])
     css = re.sub(r"/\*.*?\*/", "", css_file.read_text(encoding="utf-8"), flags=re.DOTALL)
     css = re.sub(r"\s+", " ", css)
     for rule in (

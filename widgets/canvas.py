@@ -4,8 +4,9 @@ Every figure has the same layout: a line stating all the settings it was
 drawn for, a legend row, and a message band (divergence, collapse to
 chance, errors), all *above* the axes, so neither legends nor messages cover
 data. The figure is rendered at a fixed size (so a frame swap never moves the
-page) and a dpi at which its text is at least 10 px tall when shown at the
-width of the book's text column.
+page): as wide as the book's text column (about 690 px) at 96 dpi, the CSS
+pixel density, so that its text shows at its size in points (9.5 pt and up)
+where the column is that wide.
 
 The helpers at the end turn runs into the message lines (:func:`run_flags`,
 :func:`table_flags`): a run **diverged** at the first step where its loss
@@ -73,10 +74,10 @@ class Plot(abc.ABC):
     live frame for one setting are the same PNG.
     """
 
-    figsize: tuple[float, float] = (9.0, 4.2)
+    figsize: tuple[float, float] = (7.15, 4.3)
     #: The top of the axes area (figure fraction); above it: title, legend, messages.
-    top: float = 0.68
-    bottom: float = 0.12
+    top: float = 0.64
+    bottom: float = 0.11
 
     def __init__(self, fig: Figure):
         self.fig = fig
@@ -139,7 +140,14 @@ def png_bytes(
     return out.getvalue()
 
 
-def _wrap(lines: Sequence[str], width: int = 125, max_lines: int = 3, sep: str = "") -> str:
+#: Characters per line of the title and message bands at the default figure width.
+TITLE_CHARS = 90
+MESSAGE_CHARS = 95
+
+
+def _wrap(
+    lines: Sequence[str], width: int = MESSAGE_CHARS, max_lines: int = 3, sep: str = ""
+) -> str:
     wrapped: list[str] = []
     for line in lines:
         for part in line.split("\n"):
@@ -205,7 +213,7 @@ class Canvas:
             else:
                 self.plot.clear()
                 lines = [error]
-            title = _wrap([self.plot.title(setting)], width=120, max_lines=2, sep="; ")
+            title = _wrap([self.plot.title(setting)], width=TITLE_CHARS, max_lines=3, sep="; ")
             self.header.set_text(title)
             height_in = self.fig.get_size_inches()[1]
             line = 1.3 / 72 / height_in  # one text line of 1 pt, as a figure fraction

@@ -58,9 +58,11 @@ from __future__ import annotations
 
 import collections
 import html
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as W
@@ -72,6 +74,7 @@ from nndl_lab.experiments.parallel import blas_limit
 from .canvas import SETTING_TEXT_KEY, Canvas, Plot, find_divergence, png_bytes
 from .controls import Control, Grid, Live
 from .grid import StaticGrid
+from .voice import SliderVoice
 from .worker import Cancelled, LatestWins
 
 __all__ = [
@@ -102,6 +105,8 @@ KERNEL_GONE = (
     "precomputed figures again; restart the kernel and rerun the cell for live settings."
 )
 
+#: Threads that compute a static grid (one per core the process may use, at most 4).
+GRID_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 #: Settings estimated to take longer than this (seconds) say so when they start.
 LONG_S = 10.0
 #: Progress and elapsed time appear after this many seconds.
@@ -266,7 +271,7 @@ class App(W.VBox):
         notes: Sequence[str] = (),
         grid: bool = True,
         threaded: bool = True,
-        dpi: float = 90,
+        dpi: float = 96,
         colors: int | None = 64,
         cache: Cache | None = None,
     ):
@@ -278,6 +283,7 @@ class App(W.VBox):
         if clash:
             raise ValueError(f"App {name!r}: fixed entries {clash} are also controls")
         self.name = name
+        self.headline = title or name
         self.data = data
         self.fixed = fixed
         self.controls = list(controls)
@@ -345,7 +351,7 @@ class App(W.VBox):
         self.grid = StaticGrid(self.grid_controls, self.default_setting, self.image_layout)
         self.grid.placeholder = self.live_frame
         if grid and self.grid_controls:
-            grid_root = self.grid.build(self._compute_many, self._draw_safely)
+            grid_root = self.grid.build(self._compute_many, self._draw_safely, self.describe)
         else:
             grid_root = W.HTML("")
         self.grid_time = self.grid.build_time
@@ -353,6 +359,7 @@ class App(W.VBox):
         # static page an Image without bytes would be a broken image.
         self.mode = W.Box([grid_root])
         self.mode.add_class("nndl-mode-stack")
+        self.live_frame.tooltip = self.describe(self.default_setting)
         if not self.grid.frames:
             self.live_frame.value = first_png
             self._show_live()
@@ -384,7 +391,8 @@ class App(W.VBox):
         static.add_class("nndl-static-note")
         gone = W.HTML(f"<small>{html.escape(KERNEL_GONE)}</small>")
         gone.add_class("nndl-kernel-gone")
-        children += [static, gone, status, self.warning, self.mode]
+        # SliderVoice: readable names and values of the slider handles (static and live).
+        children += [static, gone, status, self.warning, self.mode, SliderVoice()]
         super().__init__(children=children)
         self.add_class("nndl-app")
         self.add_class(f"nndl-app-{name}")
@@ -405,6 +413,10 @@ class App(W.VBox):
     def widget(self, key: str) -> W.Widget:
         """The main widget of setting ``key`` (slider, buttons, dropdown or list)."""
         return self.control(key).widget
+
+    def describe(self, setting: Mapping) -> str:
+        """The text alternative of the figure drawn for ``setting``: what it shows, for what."""
+        return f"{self.headline}. Figure for: {self.canvas.plot.title(setting)}".replace("\n", " ")
 
     def static_line(self) -> str:
         """The line the static book shows instead of the live-only controls."""
@@ -436,12 +448,16 @@ class App(W.VBox):
         """(result, error) per setting, with ``compute_grid`` when the app has one."""
         if self._compute_grid is not None:
             todo = [s for s in settings if Cache.key(s) not in self.cache]
-            if todo:
-                with np.errstate(all="ignore"), blas_limit(1):
-                    results = list(self._compute_grid(self.data, todo))
-                if len(results) != len(todo):
-                    raise RuntimeError(f"{self.name}: compute_grid returned {len(results)} results")
-                for s, r in zip(todo, results, strict=True):
+            # Interleaved shares, one per core, computed in threads: the BLAS releases
+            # the GIL, and each net's numbers do not depend on which nets share its batch.
+            shares = [todo[k::GRID_THREADS] for k in range(GRID_THREADS) if todo[k:]]
+            if len(shares) > 1:
+                with ThreadPoolExecutor(len(shares), thread_name_prefix="nndl-grid") as pool:
+                    results_per_share = list(pool.map(self._compute_share, shares))
+            else:
+                results_per_share = [self._compute_share(share) for share in shares]
+            for share, results in zip(shares, results_per_share, strict=True):
+                for s, r in zip(share, results, strict=True):
                     self.cache.put(Cache.key(s), r)
         out = []
         for s in settings:
@@ -450,6 +466,18 @@ class App(W.VBox):
             except Exception as exc:  # drawn as a sentence on the frame
                 out.append((None, f"This setting could not be computed: {exc}"))
         return out
+
+    def _compute_share(self, settings: list[dict]) -> list:
+        """``compute_grid`` on some of the grid's settings, in the calling thread."""
+        # errstate and the BLAS limit hold per thread (see nndl_lab._blas.blas_limit)
+        with np.errstate(all="ignore"), blas_limit(1):
+            results = list(self._compute_grid(self.data, settings))
+        if len(results) != len(settings):
+            raise RuntimeError(
+                f"{self.name}: compute_grid returned {len(results)} results for "
+                f"{len(settings)} settings"
+            )
+        return results
 
     def _draw_safely(self, result, setting, error=None) -> bytes:
         try:
@@ -576,8 +604,11 @@ class App(W.VBox):
         png = self._draw_safely(result, setting, error)
         messages = self.canvas.messages()
 
+        description = self.describe(setting)
+
         def show() -> None:
             self.live_frame.value = png
+            self.live_frame.tooltip = description
             self._show_live()
             self.mode.remove_class("nndl-stale")
             self.busy.value = ""

@@ -99,7 +99,7 @@ class DropoutPlot(Plot):
         )
         self.ax_acc, self.ax_gap = self.fig.subplots(1, 2, width_ratios=[2.2, 1])
         style_axes(self.ax_acc, "accuracy per epoch", "epoch")
-        style_axes(self.ax_gap, "overfitting gap (final train − val)", "")
+        style_axes(self.ax_gap, "gap: final train − val", "")
         self.lines = {}
         for which, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
             for ref in (True, False):
@@ -159,7 +159,8 @@ class DropoutPlot(Plot):
     def title(self, setting):
         return (
             f"keep ratio {setting['keep_ratio']:.3g} against no dropout; {setting['depth']} "
-            f"hidden layer(s) of {setting['width']}, weight scale {setting['weight_scale']:.3g}; "
+            f"hidden layer{'' if setting['depth'] == 1 else 's'} of {setting['width']}, "
+            f"weight scale {setting['weight_scale']:.3g}; "
             f"Adam, learning rate {setting['learning_rate']:.3g}; {setting['num_train']} "
             f"training images, {setting['num_epochs']} epochs, batch {setting['batch_size']}"
         )

@@ -40,6 +40,7 @@ class StaticGrid:
         self.base = dict(base)
         self.image_layout = image_layout
         self.frames: dict[tuple[int, ...], bytes] = {}
+        self.descriptions: dict[tuple[int, ...], str] = {}  # each frame's text alternative
         self.stacks: list[list[W.Stack]] = [[] for _ in self.controls]
         self.links: list = []  # the jslinks control.index <-> stack.selected_index
         self.root: W.Widget = W.HTML("")
@@ -62,13 +63,20 @@ class StaticGrid:
         self,
         compute_many: Callable[[list[dict]], list],
         draw: Callable[[object, dict, str | None], bytes],
+        describe: Callable[[dict], str] | None = None,
     ) -> W.Widget:
-        """Compute and draw every frame; returns the outer Stack."""
+        """Compute and draw every frame; returns the outer Stack.
+
+        ``describe(setting)`` gives a frame's text alternative (the image's
+        tooltip, which screen readers read where an image has no alt text).
+        """
         start = time.perf_counter()
         points = self.settings()
         results = compute_many([s for _, s in points])
         for (index, setting), (result, error) in zip(points, results, strict=True):
             self.frames[index] = draw(result, setting, error)
+            if describe is not None:
+                self.descriptions[index] = describe(setting)
         self.root = self._nest(())
         self.build_time = time.perf_counter() - start
         return self.root
@@ -76,7 +84,12 @@ class StaticGrid:
     def _nest(self, prefix: tuple[int, ...]) -> W.Widget:
         axis = len(prefix)
         if axis == len(self.controls):
-            image = W.Image(value=self.frames[prefix], format="png", layout=self.image_layout)
+            image = W.Image(
+                value=self.frames[prefix],
+                format="png",
+                layout=self.image_layout,
+                tooltip=self.descriptions.get(prefix),
+            )
             image.add_class("nndl-frame")
             image.add_class("nndl-frame-" + "-".join(map(str, prefix)))
             return image

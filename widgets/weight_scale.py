@@ -36,7 +36,7 @@ VARIANTS = {"baseline": ("baseline", BASELINE_COLOR), "batchnorm": ("batchnorm",
 PANELS = {
     "best_val_acc": "best validation accuracy",
     "best_train_acc": "best training accuracy",
-    "final_train_loss": "final training loss (log scale)",
+    "final_train_loss": "final training loss",
 }
 #: Chapter 6's sweep (the homework's): 1,000 images, 10 epochs, six hidden layers of 50.
 CHAPTER_NUM_TRAIN, CHAPTER_EPOCHS = 1000, 10

@@ -207,6 +207,8 @@ class AutomoduleTree(SphinxDirective):
 
 CSS_DIR = Path(__file__).resolve().parent / "css"
 LAYOUT_CSS = "nndl-layout.css"
+#: Makes the boxes that scroll sideways reachable by keyboard (in the same folder).
+LAYOUT_JS = "nndl-layout.js"
 
 
 def add_static_css_dir(app: Sphinx, config: Any) -> None:
@@ -240,4 +242,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", bibliography_list_items)
     # After the theme's stylesheets, so equal-specificity rules (dark mode) win.
     app.add_css_file(LAYOUT_CSS, priority=900)
+    app.add_js_file(LAYOUT_JS, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

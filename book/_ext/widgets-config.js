@@ -23,9 +23,9 @@
  *    is assigned to window.MathJax (the Sphinx config, then MathJax 3 itself,
  *    which replaces it) gets a non-enumerable Hub whose Queue typesets the
  *    element with the MathJax 3 API once MathJax has started.
- * 5. The apps' slider handles (noUiSlider) get an aria-label (the control's
- *    description) and an aria-valuetext equal to the readout (noUiSlider's own
- *    is the option index of a SelectionSlider, e.g. "3.00").
+ *
+ * The apps' slider handles get their aria-label and aria-valuetext from the
+ * apps themselves (widgets/voice.js), in this page and in JupyterLab alike.
  */
 (function () {
   "use strict";
@@ -83,36 +83,5 @@
     set: function (value) {
       current = withHub(value);
     },
-  });
-
-  // 5. aria-label and a readable aria-valuetext on the apps' slider handles.
-  function describe(control) {
-    var handle = control.querySelector(".noUi-handle");
-    if (!handle) return;
-    var label = control.querySelector(".widget-label");
-    var readout = control.querySelector(".widget-readout");
-    var name = label ? label.textContent.trim() : "";
-    var text = readout ? readout.textContent.trim() : "";
-    if (name && handle.getAttribute("aria-label") !== name) {
-      handle.setAttribute("aria-label", name);
-    }
-    if (text && handle.getAttribute("aria-valuetext") !== text) {
-      handle.setAttribute("aria-valuetext", text);
-    }
-  }
-  // Synchronously, in the observer's microtask: noUiSlider writes its own
-  // aria-valuetext on every move, and a reader (or a test) must never see it
-  // between that write and ours. Every control is looked at (a page has a
-  // handful, and widget views are built detached, so the records do not always
-  // point into them). The views get their nndl- classes after their content, so
-  // class changes count too. Our own write equals the readout: it does not loop.
-  new MutationObserver(function () {
-    document.querySelectorAll(".nndl-app .nndl-control").forEach(describe);
-  }).observe(document.documentElement, {
-    subtree: true,
-    childList: true,
-    characterData: true,
-    attributes: true,
-    attributeFilter: ["aria-valuetext", "class"],
   });
 })();

@@ -311,7 +311,11 @@ def gradient_noise(seed, num_steps):
     12 uniform numbers :math:`u_k = (h_k + \tfrac12)/2^{32}` minus 6 (the
     Irwin–Hall approximation of a standard normal: mean 0, variance 1, within
     ±6), where :math:`h_k` is the 32-bit hash lowbias32 of
-    :math:`(i \cdot \mathtt{0x9E3779B9} + \mathrm{lowbias32}(\mathit{seed})) \bmod 2^{32}`
+
+    .. math::
+
+        (i \cdot \mathtt{0x9E3779B9} + \mathrm{lowbias32}(\mathit{seed})) \bmod 2^{32}
+
     for the counter :math:`i = 24t + 12d + k`. Only integer arithmetic and exact
     sums of doubles: the page's JavaScript gets the same bits. Step ``t``'s noise
     does not depend on ``num_steps``.

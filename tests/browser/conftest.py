@@ -52,9 +52,6 @@ CHROMIUM_ARGS = [
 ]
 IN_CI = bool(os.environ.get("CI"))
 
-#: Lines for the end-of-session section (see ``browser_report``).
-REPORT: list[str] = []
-
 
 def book_html_dir() -> Path:
     """The built HTML book: ``$NNDL_BOOK_HTML`` or ``_build/html`` of this checkout."""
@@ -199,13 +196,6 @@ def page_visit(browser: Any, book_server: str) -> Iterator[Callable[..., Visit]]
         context.close()
 
 
-@pytest.fixture(scope="session")
-def browser_report() -> Callable[[str], None]:
-    return REPORT.append
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if REPORT:
-        terminalreporter.section("browser tests: page weights and timings")
-        for line in REPORT:
-            terminalreporter.write_line(line)
+@pytest.fixture
+def browser_report(session_report) -> Callable[[str], None]:
+    return functools.partial(session_report, "browser tests: page weights and timings")

@@ -548,6 +548,17 @@ def test_live_control_retrains_in_jupyterlab(browser, jupyter_lab: Lab, browser_
         assert float(value_after) == float(typed_text), (
             f"{key}: the readout shows {value_after!r} after typing {typed_text}"
         )
+        # A screen reader hears the control's name and the readout (widgets/voice.js),
+        # not noUiSlider's raw number, in the live notebook as in the static book.
+        handle = app.locator(f".nndl-grid-{key} .noUi-handle")
+        spoken = None
+        for _ in range(50):
+            spoken = handle.get_attribute("aria-valuetext")
+            if spoken == value_after:
+                break
+            page.wait_for_timeout(100)
+        assert spoken == value_after, f"{key}: the handle says {spoken!r}, reads {value_after!r}"
+        assert handle.get_attribute("aria-label"), f"{key}: the handle has no aria-label"
 
         deadline = time.monotonic() + RETRAIN_TIMEOUT_S
         while True:
