@@ -38,9 +38,10 @@ $(VENV)/.installed: pyproject.toml
 
 book: venv
 	$(BIN)/python tools/vendor_book_js.py
-	@# The execution cache is keyed on the notebooks' code only: drop it when the
-	@# engine, the apps or the data directory change, so no chapter shows outputs of
-	@# older code or other data.
+	@# The execution cache is keyed on the notebooks' code only: drop it, and Sphinx's
+	@# environment (which would re-read no unchanged notebook), when the engine, the
+	@# apps or the data directory change, so no chapter shows outputs of older code
+	@# or other data.
 	@mkdir -p _build; \
 	mkdir -p "$(BOOK_DATA_DIR)"; \
 	h=$$( (find nndl_lab widgets -type f \( -name '*.py' -o -name '*.js' -o -name '*.css' -o -path '*/_data/*' \) \
@@ -49,7 +50,7 @@ book: venv
 	if [ "$$(cat _build/.engine-hash 2>/dev/null)" != "$$h" ]; then \
 	  if [ -d _build/.jupyter_cache ]; then \
 	    echo "book: nndl_lab/ or widgets/ changed: re-executing every chapter"; fi; \
-	  rm -rf _build/.jupyter_cache; echo "$$h" > _build/.engine-hash; fi
+	  rm -rf _build/.jupyter_cache _build/.doctrees; echo "$$h" > _build/.engine-hash; fi
 	@start=$$(date +%s); \
 	if NNDL_LAB_DATA_DIR="$(BOOK_DATA_DIR)" $(BIN)/jupyter-book build . -W -n --keep-going; then \
 	  echo "book: built in $$(( $$(date +%s) - start )) s"; \

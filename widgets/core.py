@@ -359,7 +359,16 @@ class App(W.VBox):
         # static page an Image without bytes would be a broken image.
         self.mode = W.Box([grid_root])
         self.mode.add_class("nndl-mode-stack")
-        self.live_frame.tooltip = self.describe(self.default_setting)
+        # The text alternatives of the frames: alt text set in the page by SliderVoice.
+        self.voice = SliderVoice(
+            descriptions={
+                "live": self.describe(self.default_setting),
+                **{
+                    "nndl-frame-" + "-".join(map(str, index)): text
+                    for index, text in self.grid.descriptions.items()
+                },
+            }
+        )
         if not self.grid.frames:
             self.live_frame.value = first_png
             self._show_live()
@@ -391,8 +400,8 @@ class App(W.VBox):
         static.add_class("nndl-static-note")
         gone = W.HTML(f"<small>{html.escape(KERNEL_GONE)}</small>")
         gone.add_class("nndl-kernel-gone")
-        # SliderVoice: readable names and values of the slider handles (static and live).
-        children += [static, gone, status, self.warning, self.mode, SliderVoice()]
+        # SliderVoice: readable slider handles and frames' alt text (static and live).
+        children += [static, gone, status, self.warning, self.mode, self.voice]
         super().__init__(children=children)
         self.add_class("nndl-app")
         self.add_class(f"nndl-app-{name}")
@@ -608,7 +617,7 @@ class App(W.VBox):
 
         def show() -> None:
             self.live_frame.value = png
-            self.live_frame.tooltip = description
+            self.voice.descriptions = {**self.voice.descriptions, "live": description}
             self._show_live()
             self.mode.remove_class("nndl-stale")
             self.busy.value = ""

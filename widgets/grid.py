@@ -67,8 +67,9 @@ class StaticGrid:
     ) -> W.Widget:
         """Compute and draw every frame; returns the outer Stack.
 
-        ``describe(setting)`` gives a frame's text alternative (the image's
-        tooltip, which screen readers read where an image has no alt text).
+        ``describe(setting)`` gives a frame's text alternative, kept in
+        ``descriptions`` (the app's :class:`~widgets.voice.SliderVoice` makes it
+        the image's alt text).
         """
         start = time.perf_counter()
         points = self.settings()
@@ -84,12 +85,7 @@ class StaticGrid:
     def _nest(self, prefix: tuple[int, ...]) -> W.Widget:
         axis = len(prefix)
         if axis == len(self.controls):
-            image = W.Image(
-                value=self.frames[prefix],
-                format="png",
-                layout=self.image_layout,
-                tooltip=self.descriptions.get(prefix),
-            )
+            image = W.Image(value=self.frames[prefix], format="png", layout=self.image_layout)
             image.add_class("nndl-frame")
             image.add_class("nndl-frame-" + "-".join(map(str, prefix)))
             return image

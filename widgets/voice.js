@@ -8,7 +8,8 @@
 // and its aria-valuetext equal to the readout. It works in the mutation observer's
 // microtask, so no one reads noUiSlider's value between its write and ours; the
 // views get their nndl- classes after their content, so class changes count too.
-// Our own write equals the readout, so it does not loop.
+// Our own write equals the readout, so it does not loop. It also gives every frame of
+// the app its alt text, from the model's `descriptions` (ipywidgets' Image has none).
 
 function describe(control) {
   const handle = control.querySelector(".noUi-handle");
@@ -25,9 +26,26 @@ function describe(control) {
   }
 }
 
-function render({ el }) {
+function frameKey(img) {
+  if (img.classList.contains("nndl-live-frame")) return "live";
+  for (const name of img.classList) {
+    if (/^nndl-frame-\d/.test(name)) return name;
+  }
+  return null;
+}
+
+function name(app, descriptions) {
+  app.querySelectorAll("img.nndl-frame, img.nndl-live-frame").forEach((img) => {
+    const key = frameKey(img);
+    const text = key && descriptions[key];
+    if (text && img.getAttribute("alt") !== text) img.setAttribute("alt", text);
+  });
+}
+
+function render({ model, el }) {
   el.style.display = "none";
   let observer = null;
+  let all = null;
   let frame = 0;
   let tries = 0;
   // Views are built detached and attached later: look for the app until then.
@@ -37,21 +55,27 @@ function render({ el }) {
       if (++tries < 600) frame = requestAnimationFrame(attach);
       return;
     }
-    const all = () => app.querySelectorAll(".nndl-control").forEach(describe);
+    all = () => {
+      app.querySelectorAll(".nndl-control").forEach(describe);
+      name(app, model.get("descriptions") || {});
+    };
+    model.on("change:descriptions", all);
     observer = new MutationObserver(all);
     observer.observe(app, {
       subtree: true,
       childList: true,
       characterData: true,
       attributes: true,
-      attributeFilter: ["aria-valuetext", "class"],
+      attributeFilter: ["aria-valuetext", "class", "alt"],
     });
     all();
+    app.setAttribute("data-nndl-voice", "ready"); // (the browser tests wait for it)
   };
   attach();
   return () => {
     cancelAnimationFrame(frame);
     if (observer) observer.disconnect();
+    if (all) model.off("change:descriptions", all);
   };
 }
 

@@ -731,9 +731,10 @@ def test_rapid_moves_and_interrupted_run_in_jupyterlab(browser, jupyter_lab: Lab
         assert kernel_app["setting"] == kernel_app["shown_setting"]
         assert base64.b64decode(kernel_app["live_frame"]) == base64.b64decode(shown["b64"])
 
-        # 2. a long run (1,000 hidden units, 100 epochs), interrupted by a short one
+        # 2. a long run (1,000 images, 1,000 hidden units, 100 epochs: many seconds),
+        # interrupted by a short one
         before = shown
-        for key, value in (("width", "1000"), ("num_epochs", "100")):
+        for key, value in (("width", "1000"), ("num_train", "1000"), ("num_epochs", "100")):
             box = app.locator(f".nndl-entry-{key} input")
             box.fill(value)
             box.press("Enter")

@@ -58,6 +58,18 @@ SETTLE = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  // Widgets rendered, and every app's SliderVoice (widgets/voice.js) attached: it names
+  // the slider handles and gives the frames their alt text once its module has loaded.
+  const views = () => Array.from(document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]'));
+  const ready = () => views().every((v) => {
+    const area = v.previousElementSibling;
+    return area && area.classList.contains('widget-subarea') && area.children.length > 0;
+  }) && document.querySelectorAll('.nndl-app:not([data-nndl-voice])').length === 0;
+  const t0 = performance.now();
+  while (!ready() && performance.now() - t0 < 15000) {
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
   await new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
   return true;
 }"""
