@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import layers as _layers
+
 __all__ = [
     "affine_forward",
     "affine_backward",
@@ -219,25 +221,16 @@ def _batchnorm_forward(x, gamma, beta, bn_param, overwrite):
 def batchnorm_backward(dout, cache):
     r"""Backward pass of :func:`batchnorm_forward` through its graph, net by net.
 
+    The single-net :func:`nndl_lab.layers.batchnorm_backward` itself: every
+    reduction is over the batch axis 0, so the same lines serve the model axis
+    K (the forward's cache has the twin's layout).
+
     Returns
     -------
     dx : ndarray, shape (N, K, D)
     dgamma, dbeta : ndarray, shape (K, D)
     """
-    mode, x_hat, gamma, inv_std = cache[:4]
-    dbeta = dout.sum(axis=0)
-    dgamma = np.sum(dout * x_hat, axis=0)
-    dx_hat = dout * gamma
-    if mode == "test":
-        return dx_hat * inv_std, dgamma, dbeta
-    x_centered = cache[4]
-    n = dout.shape[0]
-    dinv_std = np.sum(dx_hat * x_centered, axis=0)
-    dvar = -0.5 * inv_std**3 * dinv_std
-    dx_centered = dx_hat * inv_std + (2.0 / n) * x_centered * dvar
-    dmean = -dx_centered.sum(axis=0)
-    dx = dx_centered + dmean / n
-    return dx, dgamma, dbeta
+    return _layers.batchnorm_backward(dout, cache)
 
 
 def batchnorm_backward_alt(dout, cache):
