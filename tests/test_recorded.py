@@ -105,6 +105,7 @@ def test_the_shipped_recording_is_cifar10_with_every_experiment():
         "weight-scale",
         "dropout",
         "capstone",
+        "capstone-dropout",
     }
     assert recorded.meta["split_sizes"] == {"y_train": 49000, "y_val": 1000, "y_test": 1000}
     assert len(recorded["weight-scale"]["weight_scales"]) == 20

@@ -60,7 +60,7 @@ from .batched import train_batched
 from .config import TrainingConfig
 from .parallel import run_parallel
 from .recorded import RecordedResults, data_fingerprint, load_recorded, record_results
-from .reproduce import format_result, reproduce_homework
+from .reproduce import CAPSTONE_WITH_DROPOUT, format_result, reproduce_homework
 from .results import split_runs, stack_runs
 from .runs import (
     HOMEWORK_ADAPTIVE_RULES,
@@ -82,6 +82,7 @@ from .sweeps import (
 )
 
 __all__ = [
+    "CAPSTONE_WITH_DROPOUT",
     "HOMEWORK_ADAPTIVE_RULES",
     "HOMEWORK_RULES",
     "HOMEWORK_WEIGHT_SCALES",
