@@ -176,7 +176,10 @@ def train_batched(
         ``hidden_dims`` and the other shared keywords must not be given); the
         per-net keywords (``weight_scale``, ``learning_rate``,
         ``dropout_keep_ratio``, ``reg``, ``seed``, ``update_rule``,
-        ``optim_config``) default to the config's values.
+        ``optim_config``) default to the config's values. The config is not
+        checked again: only the data and the per-net keywords given beside it
+        are (a config's ``optim_config`` too when ``update_rule`` names another
+        rule).
     num_train, num_epochs, batch_size, lr_decay, num_train_samples,
     num_val_samples, num_classes, dtype
         As for :func:`nndl_lab.experiments.train_net`.
