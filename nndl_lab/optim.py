@@ -64,7 +64,9 @@ __all__ = [
     "Hyperparameter",
     "BIAS_AND_NORMALIZATION",
     "prepare_config",
+    "prepare_checked_config",
     "parameter_configs",
+    "resolve_parameter_configs",
     "inplace_step",
 ]
 
@@ -360,6 +362,32 @@ def prepare_config(rule_name, config, w):
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
     rule.check(config)
+    return prepare_checked_config(rule_name, config, w)
+
+
+def prepare_checked_config(rule_name, config, w):
+    """:func:`prepare_config` for a config whose numbers are already validated.
+
+    For trainers that validated every hyperparameter once (a
+    :class:`~nndl_lab.experiments.TrainingConfig`, the batched trainer's
+    arguments): fills in the defaults and fresh copies of the state arrays
+    without checking the numbers again; state arrays of the wrong shape are
+    still an error.
+
+    Parameters
+    ----------
+    rule_name : str
+        A key of :data:`RULES`.
+    config : dict
+        Updated in place and returned.
+    w : ndarray
+        The weights, for the shape and dtype of the state arrays.
+
+    Returns
+    -------
+    config : dict
+    """
+    rule = RULES[rule_name]
     for key, default in rule.defaults.items():
         config.setdefault(key, default)
     for key in rule.state:
@@ -438,11 +466,30 @@ def parameter_configs(rule_name, optim_config, names, overrides=None):
     dict {name: dict}
     """
     base = _rule(rule_name).check(optim_config or {}, name="optim_config")
-    checked = check_overrides(rule_name, overrides)
+    return resolve_parameter_configs(base, names, check_overrides(rule_name, overrides))
+
+
+def resolve_parameter_configs(optim_config, names, overrides=None):
+    """:func:`parameter_configs` for a config and overrides already validated.
+
+    Parameters
+    ----------
+    optim_config : dict or None
+    names : iterable of str
+    overrides : dict {pattern or tuple of patterns: dict}, optional
+
+    Returns
+    -------
+    dict {name: dict}
+    """
+    resolved = [
+        ((patterns,) if isinstance(patterns, str) else patterns, values)
+        for patterns, values in (overrides or {}).items()
+    ]
     configs = {}
     for param in names:
-        config = dict(base)
-        for patterns, values in checked.items():
+        config = dict(optim_config or {})
+        for patterns, values in resolved:
             if any(fnmatch.fnmatchcase(param, p) for p in patterns):
                 config.update(values)
         configs[param] = config

@@ -14,6 +14,7 @@ import pytest
 
 import widgets
 from nndl_lab import experiments as E
+from nndl_lab import optim
 from nndl_lab.data import get_data
 from widgets._common import RULE_LABELS
 
@@ -76,7 +77,7 @@ def race_expected(data, s):
     rules = {}
     for rule in s["rules"]:
         config = {"learning_rate": s["learning_rate"]}
-        if rule in ("sgd_momentum", "sgd_nesterov_momentum"):
+        if "momentum" in optim.RULES[rule].defaults:  # the rules that declare one
             config["momentum"] = s["momentum"]
         rules[rule] = config
     runs = E.compare_update_rules(
@@ -151,11 +152,11 @@ def test_optimizer_race_rapid_and_divergence(data):
 def surface_expected(s):
     out = {}
     for rule in s["rules"]:
-        if rule in ("rmsprop", "adam"):
+        if optim.RULES[rule].adaptive:
             config = {"learning_rate": s["adaptive_learning_rate"]}
         else:
             config = {"learning_rate": s["learning_rate"]}
-            if rule != "sgd":
+            if "momentum" in optim.RULES[rule].defaults:
                 config["momentum"] = s["momentum"]
         r = E.optimize_surface(s["surface"], rule, config, num_steps=s["num_steps"])
         out[f"path/{rule}"] = r["path"][:, 1]

@@ -21,6 +21,7 @@ from PIL import Image as PILImage
 
 import widgets
 from nndl_lab import experiments as E
+from nndl_lab import optim
 from nndl_lab.data import get_data
 from widgets.core import SETTING_TEXT_KEY, frame_report, grid_frames
 
@@ -39,7 +40,7 @@ def race(data, s):
     rules = {}
     for rule in s["rules"]:
         config = {"learning_rate": s["learning_rate"]}
-        if rule in ("sgd_momentum", "sgd_nesterov_momentum"):
+        if "momentum" in optim.RULES[rule].defaults:  # the rules that declare one
             config["momentum"] = s["momentum"]
         rules[rule] = config
     return E.compare_update_rules(
@@ -57,11 +58,11 @@ def race(data, s):
 def surface(data, s):
     out = {}
     for rule in s["rules"]:
-        if rule in ("rmsprop", "adam"):
+        if optim.RULES[rule].adaptive:
             config = {"learning_rate": s["adaptive_learning_rate"]}
         else:
             config = {"learning_rate": s["learning_rate"]}
-            if rule != "sgd":
+            if "momentum" in optim.RULES[rule].defaults:
                 config["momentum"] = s["momentum"]
         out[rule] = E.optimize_surface(s["surface"], rule, config, num_steps=s["num_steps"])
     return out

@@ -34,6 +34,32 @@ _CYCLE = (
 
 RULE_COLORS = {name: _CYCLE[i % len(_CYCLE)] for i, name in enumerate(RULES)}
 
+#: The rules that declare a momentum hyperparameter (heavy ball, Nesterov, ...): the
+#: apps' momentum control sets theirs.
+MOMENTUM_RULES = tuple(name for name, rule in optim.RULES.items() if "momentum" in rule.defaults)
+
+#: The rules that scale each weight's step by its gradient history (RMSProp, Adam, ...):
+#: their learning rates are of another order of magnitude.
+ADAPTIVE_RULES = tuple(name for name, rule in optim.RULES.items() if rule.adaptive)
+
+
+def rule_list(rules, last: str = " and ") -> str:
+    """The rules' labels as a phrase: ``"SGD, momentum and Nesterov"``."""
+    labels = [RULE_LABELS[rule] for rule in rules]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + last + labels[-1]
+
+
+def rule_config(rule: str, learning_rate: float, momentum: float) -> dict:
+    """The optim_config of ``rule`` at ``learning_rate``, with ``momentum`` when the rule
+    declares one (:data:`MOMENTUM_RULES`)."""
+    config = {"learning_rate": learning_rate}
+    if rule in MOMENTUM_RULES:
+        config["momentum"] = momentum
+    return config
+
+
 BASELINE_COLOR = "#1f77b4"
 BATCHNORM_COLOR = "#ff7f0e"
 REFERENCE_COLOR = "#7f7f7f"

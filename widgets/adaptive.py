@@ -14,6 +14,7 @@ from nndl_lab import experiments as E
 from ._common import (
     REFERENCE_COLOR,
     RULE_COLORS,
+    RULE_LABELS,
     WIDE_INPUT,
     accuracy_ylim,
     apply_overrides,
@@ -38,38 +39,44 @@ CHAPTER_NUM_TRAIN = 4000
 WIDE_NUM_TRAIN, WIDE_NUM_VAL = 150, 100
 
 #: The three runs of a setting and their labels.
-RUNS = {"reference": "SGD+momentum (reference)", "rmsprop": "RMSProp", "adam": "Adam"}
+RUNS = {
+    "reference": "SGD+momentum (reference)",
+    "rmsprop": RULE_LABELS["rmsprop"],
+    "adam": RULE_LABELS["adam"],
+}
 
 
-def run_arguments(setting) -> dict:
-    """``{label: train_net keyword arguments}`` for the three runs of a setting."""
-    common = dict(
+def run_configs(setting) -> dict:
+    """``{label: TrainingConfig}`` for the three runs of a setting.
+
+    One configuration is made (and validated) for the setting, with the
+    reference rule; the RMSProp and Adam runs replace only the rule and its
+    hyperparameters, which are all that is checked for them.
+    """
+    reference = E.TrainingConfig(
         hidden_dims=(setting["width"],) * setting["depth"],
         num_train=setting["num_train"],
         num_epochs=setting["num_epochs"],
         batch_size=setting["batch_size"],
         weight_scale=setting["weight_scale"],
         seed=setting["seed"],
+        update_rule="sgd_momentum",
+        optim_config={
+            "learning_rate": setting["reference_learning_rate"],
+            "momentum": setting["reference_momentum"],
+        },
     )
     return {
-        "reference": dict(
-            update_rule="sgd_momentum",
-            optim_config={
-                "learning_rate": setting["reference_learning_rate"],
-                "momentum": setting["reference_momentum"],
-            },
-            **common,
-        ),
-        "rmsprop": dict(
+        "reference": reference,
+        "rmsprop": reference.replace(
             update_rule="rmsprop",
             optim_config={
                 "learning_rate": setting["rmsprop_learning_rate"],
                 "decay_rate": setting["decay_rate"],
                 "epsilon": setting["epsilon"],
             },
-            **common,
         ),
-        "adam": dict(
+        "adam": reference.replace(
             update_rule="adam",
             optim_config={
                 "learning_rate": setting["adam_learning_rate"],
@@ -77,7 +84,6 @@ def run_arguments(setting) -> dict:
                 "beta2": setting["beta2"],
                 "epsilon": setting["epsilon"],
             },
-            **common,
         ),
     }
 
@@ -90,7 +96,8 @@ def compute(data, setting, cache: Cache | None = None) -> dict:
     """
     call = cache.call if cache is not None else (lambda function, d, **kw: function(d, **kw))
     return {
-        label: call(E.train_net, data, **kwargs) for label, kwargs in run_arguments(setting).items()
+        label: call(E.train_net, data, config=config)
+        for label, config in run_configs(setting).items()
     }
 
 

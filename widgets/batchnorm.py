@@ -47,6 +47,7 @@ VARIANTS = {"baseline": ("baseline", BASELINE_COLOR), "batchnorm": ("batchnorm",
 
 
 def _common(setting) -> dict:
+    """The entries of a setting that the nets of one sweep share."""
     return dict(
         hidden_dims=(setting["width"],) * setting["depth"],
         num_train=setting["num_train"],
@@ -55,6 +56,13 @@ def _common(setting) -> dict:
         learning_rate=setting["learning_rate"],
         seed=setting["seed"],
     )
+
+
+def training_config(setting) -> E.TrainingConfig:
+    """The shared setting of a sweep as one validated configuration (Adam)."""
+    common = _common(setting)
+    learning_rate = common.pop("learning_rate")
+    return E.TrainingConfig(optim_config={"learning_rate": learning_rate}, **common)
 
 
 def compute(data, setting) -> dict:
@@ -75,9 +83,9 @@ def compute_grid(data, settings, n_jobs: int = 1) -> list:
         groups.setdefault(key, []).append(i)
     results: list = [None] * len(settings)
     for indices in groups.values():
-        common = _common(settings[indices[0]])
+        config = training_config(settings[indices[0]])
         scales = sorted({settings[i]["weight_scale"] for i in indices})
-        sweep = E.weight_scale_sweep(data, weight_scales=scales, n_jobs=n_jobs, **common)
+        sweep = E.weight_scale_sweep(data, weight_scales=scales, n_jobs=n_jobs, config=config)
         for i in indices:
             j = scales.index(settings[i]["weight_scale"])
             results[i] = {v: run_from_table(sweep[v], j) for v in VARIANTS}

@@ -57,6 +57,7 @@ Structure of the displayed widget (CSS classes for browser tests)::
 from __future__ import annotations
 
 import collections
+import dataclasses
 import html
 import os
 import threading
@@ -148,6 +149,13 @@ STYLE = f"""<style>
 
 
 def _freeze(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # a TrainingConfig: equal configs give equal keys (its dict fields are unhashable)
+        fields = dataclasses.fields(value)
+        return (
+            type(value).__qualname__,
+            tuple((f.name, _freeze(getattr(value, f.name))) for f in fields),
+        )
     if isinstance(value, Mapping):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):

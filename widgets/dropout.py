@@ -45,6 +45,7 @@ def keep_ratios(setting) -> tuple:
 
 
 def _common(setting) -> dict:
+    """The entries of a setting that the nets of one sweep share."""
     return dict(
         hidden_dims=(setting["width"],) * setting["depth"],
         num_train=setting["num_train"],
@@ -56,9 +57,16 @@ def _common(setting) -> dict:
     )
 
 
+def training_config(setting) -> E.TrainingConfig:
+    """The shared setting of a sweep as one validated configuration (Adam)."""
+    common = _common(setting)
+    learning_rate = common.pop("learning_rate")
+    return E.TrainingConfig(optim_config={"learning_rate": learning_rate}, **common)
+
+
 def compute(data, setting) -> dict:
     """``dropout_sweep(data, keep_ratios=(1.0, p), ...)`` for one setting."""
-    return E.dropout_sweep(data, keep_ratios=keep_ratios(setting), **_common(setting))
+    return E.dropout_sweep(data, keep_ratios=keep_ratios(setting), config=training_config(setting))
 
 
 def compute_grid(data, settings) -> list:
@@ -70,7 +78,9 @@ def compute_grid(data, settings) -> list:
     results: list = [None] * len(settings)
     for indices in groups.values():
         ratios = sorted({p for i in indices for p in keep_ratios(settings[i])}, reverse=True)
-        sweep = E.dropout_sweep(data, keep_ratios=ratios, **_common(settings[indices[0]]))
+        sweep = E.dropout_sweep(
+            data, keep_ratios=ratios, config=training_config(settings[indices[0]])
+        )
         for i in indices:
             rows = [ratios.index(p) for p in keep_ratios(settings[i])]
             results[i] = table_rows(sweep, rows, len(ratios))

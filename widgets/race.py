@@ -15,6 +15,7 @@ import numpy as np
 from nndl_lab import experiments as E
 
 from ._common import (
+    MOMENTUM_RULES,
     RULE_COLORS,
     RULE_LABELS,
     RULES,
@@ -33,6 +34,8 @@ from ._common import (
     no_rule_message,
     num_train_control,
     resolve_data,
+    rule_config,
+    rule_list,
     set_loss_ylim,
     with_validation_subset,
 )
@@ -47,23 +50,17 @@ WIDE_NUM_TRAIN, WIDE_NUM_VAL = 150, 100
 
 
 def rule_configs(setting) -> dict:
-    """The ``rules`` argument of compare_update_rules for a setting of this app."""
-    rules = {}
-    for rule in setting["rules"]:
-        config = {"learning_rate": setting["learning_rate"]}
-        if rule in ("sgd_momentum", "sgd_nesterov_momentum"):
-            config["momentum"] = setting["momentum"]
-        rules[rule] = config
-    return rules
+    """The ``rules`` argument of compare_update_rules for a setting of this app: the
+    learning rate for every rule, the momentum for the rules that declare one."""
+    return {
+        rule: rule_config(rule, setting["learning_rate"], setting["momentum"])
+        for rule in setting["rules"]
+    }
 
 
-def compute(data, setting) -> dict:
-    """``compare_update_rules`` for one setting: ``{rule: run}`` ({} with no rule)."""
-    if not setting["rules"]:
-        return {}
-    return E.compare_update_rules(
-        data,
-        rule_configs(setting),
+def training_config(setting) -> E.TrainingConfig:
+    """The setting shared by the rules of a race: one validated configuration."""
+    return E.TrainingConfig(
         hidden_dims=(setting["width"],) * setting["depth"],
         num_train=setting["num_train"],
         num_epochs=setting["num_epochs"],
@@ -71,6 +68,13 @@ def compute(data, setting) -> dict:
         weight_scale=setting["weight_scale"],
         seed=setting["seed"],
     )
+
+
+def compute(data, setting) -> dict:
+    """``compare_update_rules`` for one setting: ``{rule: run}`` ({} with no rule)."""
+    if not setting["rules"]:
+        return {}
+    return E.compare_update_rules(data, rule_configs(setting), config=training_config(setting))
 
 
 def make_cost(data):
@@ -181,15 +185,15 @@ def optimizer_race(data=None, *, grid: bool = True, threaded: bool = True, **ove
             1e-2,
             "learning rate η",
             any_value="float",
-            tooltip="step size of every rule (the same for all five); log scale",
+            tooltip=f"step size of every rule (the same for all {len(RULES)}); log scale",
         ),
         live_number(
             "momentum",
             "momentum μ",
             0.9,
             beta_ladder(0.0, 0.99),
-            tooltip="momentum of SGD+momentum and Nesterov, from 0 to 0.99 "
-            "(slider on a log(1 − μ) scale)",
+            tooltip=f"momentum of the rules that have one ({rule_list(MOMENTUM_RULES)}), "
+            "from 0 to 0.99 (slider on a log(1 − μ) scale)",
         ),
         live_choice(
             "batch_size",

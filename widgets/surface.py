@@ -12,6 +12,8 @@ from nndl_lab import experiments as E
 from nndl_lab import optim
 
 from ._common import (
+    ADAPTIVE_RULES,
+    MOMENTUM_RULES,
     RULE_COLORS,
     RULE_LABELS,
     RULES,
@@ -21,8 +23,10 @@ from ._common import (
     live_rules,
     log_ladder,
     no_rule_message,
+    rule_list,
     style_axes,
 )
+from ._common import rule_config as common_rule_config
 from .canvas import Plot, run_flags
 from .core import App, Grid
 
@@ -46,6 +50,8 @@ SURFACE_DEFAULTS = {
 }
 
 MOMENTA = [0.5, 0.7, 0.9, 0.95]
+#: The rules that take the (non-adaptive) learning rate control, in the registry's order.
+NON_ADAPTIVE_RULES = tuple(rule for rule in RULES if rule not in ADAPTIVE_RULES)
 #: The loss axis shows at most this many decades below the start.
 LOSS_DECADES = 12
 
@@ -57,13 +63,9 @@ def rule_config(rule: str, setting) -> dict:
     adaptive learning rate; the others the learning rate, and the momentum
     when the rule has one (from the registry, :data:`nndl_lab.optim.RULES`).
     """
-    spec = optim.RULES[rule]
-    if spec.adaptive:
+    if optim.RULES[rule].adaptive:
         return {"learning_rate": setting["adaptive_learning_rate"]}
-    config = {"learning_rate": setting["learning_rate"]}
-    if any(h.name == "momentum" for h in spec.hyperparameters):
-        config["momentum"] = setting["momentum"]
-    return config
+    return common_rule_config(rule, setting["learning_rate"], setting["momentum"])
 
 
 def compute(data, setting) -> dict:
@@ -158,9 +160,9 @@ class SurfacePlot(Plot):
     def title(self, setting):
         steps = setting["num_steps"]
         return (
-            f"{setting['surface']}, full-batch gradient steps: SGD, momentum and Nesterov at "
+            f"{setting['surface']}, full-batch gradient steps: {rule_list(NON_ADAPTIVE_RULES)} at "
             f"learning rate {setting['learning_rate']:.3g}, momentum "
-            f"{setting['momentum']:.3g}; RMSProp and Adam at learning rate "
+            f"{setting['momentum']:.3g}; {rule_list(ADAPTIVE_RULES)} at learning rate "
             f"{setting['adaptive_learning_rate']:.3g}; {steps} steps"
         )
 
@@ -219,7 +221,7 @@ def loss_surface(
             d["learning_rate"],
             "learning rate η",
             any_value="float",
-            tooltip="step size of SGD, momentum and Nesterov (full-batch gradient)",
+            tooltip=f"step size of {rule_list(NON_ADAPTIVE_RULES)} (full-batch gradient)",
         ),
         Grid(
             "momentum",
@@ -229,7 +231,7 @@ def loss_surface(
             any_value="float",
             lo=0.0,
             hi=0.99,
-            tooltip="momentum of the heavy ball and of Nesterov (0 to 0.99)",
+            tooltip=f"momentum of the rules that have one ({rule_list(MOMENTUM_RULES)}), 0 to 0.99",
         ),
         live_number(
             "num_steps",
@@ -241,10 +243,10 @@ def loss_surface(
         ),
         live_number(
             "adaptive_learning_rate",
-            "RMSProp/Adam η",
+            f"{'/'.join(RULE_LABELS[rule] for rule in ADAPTIVE_RULES)} η",
             d["adaptive_learning_rate"],
             log_ladder(1e-3, 1.0),
-            tooltip="learning rate of RMSProp and Adam (1e-3 to 1, log scale)",
+            tooltip=f"learning rate of {rule_list(ADAPTIVE_RULES)} (1e-3 to 1, log scale)",
         ),
         live_rules("rules", "rules", RULES, RULES, tooltip="the update rules drawn"),
     ]

@@ -57,13 +57,20 @@ def compute(data, setting, n_jobs: int = 1) -> dict:
         weight_scales=np.logspace(
             np.log10(setting["min_scale"]), np.log10(setting["max_scale"]), setting["num_scales"]
         ),
+        n_jobs=n_jobs,
+        config=training_config(setting),
+    )
+
+
+def training_config(setting) -> E.TrainingConfig:
+    """The setting shared by the nets of the sweep as one validated configuration (Adam)."""
+    return E.TrainingConfig(
         hidden_dims=(setting["width"],) * setting["depth"],
         num_epochs=setting["num_epochs"],
         batch_size=setting["batch_size"],
         num_train=setting["num_train"],
-        learning_rate=setting["learning_rate"],
+        optim_config={"learning_rate": setting["learning_rate"]},
         seed=setting["seed"],
-        n_jobs=n_jobs,
     )
 
 

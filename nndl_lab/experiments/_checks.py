@@ -262,9 +262,10 @@ def data(data, classes=10, *, need_test=False):
 
 
 def training_subset(data, num_train):
-    """The first ``num_train`` training samples (None or more than there are: all of them)."""
-    if num_train is not None:
-        num_train = positive_int("num_train", num_train)
+    """The first ``num_train`` training samples (None or more than there are: all of them).
+
+    ``num_train`` is validated by the caller (a config, or the experiment's own checks).
+    """
     subset = {
         "X_train": data["X_train"][:num_train],
         "y_train": np.asarray(data["y_train"])[:num_train],
@@ -280,7 +281,8 @@ def sweep_arguments(**arguments):
     ``data``, ``hidden_dims``, ``num_epochs``, ``batch_size``, ``num_train``
     (None = all samples), ``seed``, ``dtype``, ``batched`` and optionally
     ``use_batchnorm`` (whether any net of the sweep has batchnorm), as keywords
-    (the parameter names shadow this module's check functions).
+    (the parameter names shadow this module's check functions). Returns the
+    number of input features of the data (``input_dim``).
     """
     hidden_dims(arguments["hidden_dims"])
     positive_int("num_epochs", arguments["num_epochs"])
@@ -289,9 +291,10 @@ def sweep_arguments(**arguments):
     batchnorm_batch_size(arguments.get("use_batchnorm", False), arguments["batch_size"])
     dtype(arguments["dtype"])
     boolean("batched", arguments["batched"])
-    data(arguments["data"])
+    input_dim = data(arguments["data"])
     if arguments["num_train"] is not None:
         positive_int("num_train", arguments["num_train"])
+    return input_dim
 
 
 def normalization(value, use_batchnorm=False):

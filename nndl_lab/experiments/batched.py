@@ -176,7 +176,10 @@ def train_batched(
         ``hidden_dims`` and the other shared keywords must not be given); the
         per-net keywords (``weight_scale``, ``learning_rate``,
         ``dropout_keep_ratio``, ``reg``, ``seed``, ``update_rule``,
-        ``optim_config``) default to the config's values.
+        ``optim_config``) default to the config's values. The config is not
+        checked again: only the data and the per-net keywords given beside it
+        are (a config's ``optim_config`` too when ``update_rule`` names another
+        rule).
     num_train, num_epochs, batch_size, lr_decay, num_train_samples,
     num_val_samples, num_classes, dtype
         As for :func:`nndl_lab.experiments.train_net`.
@@ -221,13 +224,103 @@ def train_batched(
     """
     if config is not None:
         arguments = {k: v for k, v in locals().items() if k not in ("data", "config")}
-        return train_batched(data, **_from_config(config, arguments))
+        config, given = _from_config(config, arguments)
+        # The config was validated when it was made: only the data and the per-net
+        # keywords given beside it are checked here.
+        input_dim = _checks.data(data, config.num_classes)
+        count, per = _check_per_net(given, config)
+        return_params = _checks.boolean("return_params", return_params)
+        if blas_threads is not None:
+            _checks.positive_int("blas_threads", blas_threads)
+        return train_config_batched(
+            data,
+            config,
+            per,
+            input_dim=input_dim,
+            return_params=return_params,
+            blas_threads=blas_threads,
+            progress=progress,
+        )
     if hidden_dims is None:
         raise TypeError("train_batched needs hidden_dims (or a config)")
     # ---- check everything before any work -------------------------------------------------
     hidden_dims = _checks.hidden_dims(hidden_dims)
     num_classes = _checks.num_classes(num_classes)
     input_dim = _checks.data(data, num_classes)
+    count, per = _check_per_net(
+        {
+            "update_rule": update_rule,
+            "optim_config": optim_config,
+            "weight_scale": weight_scale,
+            "learning_rate": learning_rate,
+            "dropout_keep_ratio": dropout_keep_ratio,
+            "reg": reg,
+            "seed": seed,
+        }
+    )
+    normalization = _checks.normalization(normalization, use_batchnorm)
+    overrides = {
+        rule: _checks.optim_overrides(rule, optim_overrides)
+        for rule in dict.fromkeys(per["update_rule"])
+    }
+    num_epochs = _checks.positive_int("num_epochs", num_epochs)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    _checks.batchnorm_batch_size(normalization == "batchnorm", batch_size)
+    lr_decay = _checks.lr_decay(lr_decay)
+    num_train_samples = _checks.optional_positive_int("num_train_samples", num_train_samples)
+    num_val_samples = _checks.optional_positive_int("num_val_samples", num_val_samples)
+    dtype = _checks.dtype(dtype)
+    return_params = _checks.boolean("return_params", return_params)
+    if blas_threads is not None:
+        _checks.positive_int("blas_threads", blas_threads)
+    num_train = _checks.optional_positive_int("num_train", num_train)
+    shared = TrainingConfig.from_checked(
+        hidden_dims=tuple(hidden_dims),
+        normalization=normalization,
+        optim_overrides=optim_overrides,
+        lr_decay=lr_decay,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        num_train_samples=num_train_samples,
+        num_val_samples=num_val_samples,
+        dtype=dtype,
+        num_classes=num_classes,
+    )
+    return _train_stack(
+        data,
+        shared,
+        count,
+        per,
+        overrides,
+        input_dim=input_dim,
+        return_params=return_params,
+        blas_threads=blas_threads,
+        progress=progress,
+    )
+
+
+_CHECKS_PER_NET = {
+    "weight_scale": (
+        lambda n, v: _checks.weight_scale(v, n),
+        "positive numbers (or 'he'/'xavier')",
+    ),
+    "learning_rate": (_checks.nonnegative_real, "learning rates >= 0"),
+    "dropout_keep_ratio": (_checks.keep_ratio, "keep probabilities in (0, 1]"),
+    "reg": (_checks.nonnegative_real, "numbers >= 0"),
+    "seed": (_checks.seed, "non-negative integers"),
+}
+
+
+def _check_per_net(given, config=None):
+    """Check the per-net keywords in ``given``; return ``(K, {name: K values})``.
+
+    A per-net setting missing from ``given`` comes from ``config`` unchecked (it
+    was validated when the config was made), except a config's ``optim_config``
+    meeting an update rule given here, which is checked for that rule.
+    """
+    update_rule = given.get("update_rule", config.update_rule if config else None)
+    optim_config = given.get("optim_config", config.optim_config if config else None)
     if optim_config is None or isinstance(optim_config, Mapping):
         config_arg = dict(optim_config or {})
     elif isinstance(optim_config, (str, bytes)) or not hasattr(optim_config, "__len__"):
@@ -239,72 +332,133 @@ def train_batched(
         config_arg = list(optim_config)
         if not config_arg:
             raise ValueError("optim_config must not be an empty sequence")
-    count, per = _broadcast_models(
-        {
-            "update_rule": _per_model(
-                "update_rule",
-                update_rule,
-                lambda n, v: _checks.update_rule(v, n),
-                f"update-rule names from {list(optim.UPDATE_RULES)}",
-            ),
-            "optim_config": config_arg,
-            "weight_scale": _per_model(
-                "weight_scale",
-                weight_scale,
-                lambda n, v: _checks.weight_scale(v, n),
-                "positive numbers (or 'he'/'xavier')",
-            ),
-            "learning_rate": None
-            if learning_rate is None
-            else _per_model(
-                "learning_rate", learning_rate, _checks.nonnegative_real, "learning rates >= 0"
-            ),
-            "dropout_keep_ratio": _per_model(
-                "dropout_keep_ratio",
-                dropout_keep_ratio,
-                _checks.keep_ratio,
-                "keep probabilities in (0, 1]",
-            ),
-            "reg": _per_model("reg", reg, _checks.nonnegative_real, "numbers >= 0"),
-            "seed": _per_model("seed", seed, _checks.seed, "non-negative integers"),
-        }
-    )
+    settings = {
+        "update_rule": update_rule
+        if "update_rule" not in given
+        else _per_model(
+            "update_rule",
+            update_rule,
+            lambda n, v: _checks.update_rule(v, n),
+            f"update-rule names from {list(optim.UPDATE_RULES)}",
+        ),
+        "optim_config": config_arg,
+    }
+    for name, (check, what) in _CHECKS_PER_NET.items():
+        if name in given:
+            value = given[name]
+            settings[name] = None if value is None else _per_model(name, value, check, what)
+        elif name == "learning_rate":
+            settings[name] = None
+        else:
+            settings[name] = getattr(config, name)
+    count, per = _broadcast_models(settings)
+    trusted = config is not None and "update_rule" not in given and "optim_config" not in given
     for k in range(count):
         rule = per["update_rule"][k]
         name = "optim_config" if isinstance(config_arg, dict) else f"optim_config[{k}]"
-        config = _checks.optim_config(rule, per["optim_config"][k], name=name)
-        for key, value in config.items():
+        rule_config = per["optim_config"][k]
+        if not trusted:
+            rule_config = _checks.optim_config(rule, rule_config, name=name)
+        for key, value in rule_config.items():
             if not _checks.is_real(value):
                 raise ValueError(
                     f"{name}[{key!r}] must be a number: train_batched keeps the optimizer "
                     f"state itself, got {type(value).__name__}"
                 )
-        if per["learning_rate"][k] is None:
-            default = optim.prepare_config(rule, dict(config), np.zeros(1))["learning_rate"]
-            per["learning_rate"][k] = default
-        elif "learning_rate" in config:
+        if per["learning_rate"][k] is not None and "learning_rate" in rule_config:
             raise ValueError(
                 "give the learning rate either as learning_rate or in optim_config, not both"
             )
-        config.pop("learning_rate", None)
-        per["optim_config"][k] = config
-    normalization = _checks.normalization(normalization, use_batchnorm)
-    use_batchnorm = normalization == "batchnorm"
-    overrides = {}
-    for rule in dict.fromkeys(per["update_rule"]):
-        overrides[rule] = _checks.optim_overrides(rule, optim_overrides)
-    num_epochs = _checks.positive_int("num_epochs", num_epochs)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    _checks.batchnorm_batch_size(use_batchnorm, batch_size)
-    lr_decay = _checks.lr_decay(lr_decay)
-    num_train_samples = _checks.optional_positive_int("num_train_samples", num_train_samples)
-    num_val_samples = _checks.optional_positive_int("num_val_samples", num_val_samples)
-    dtype = _checks.dtype(dtype)
-    return_params = _checks.boolean("return_params", return_params)
-    if blas_threads is not None:
-        _checks.positive_int("blas_threads", blas_threads)
-    subset = _checks.training_subset(data, num_train)
+        per["optim_config"][k] = rule_config
+    return count, per
 
+
+def _split_learning_rates(per):
+    """Move each net's learning rate out of its optim_config into ``per["learning_rate"]``
+    (the learning_rate given, else the config's, else the rule's default)."""
+    count = len(per["update_rule"])
+    rates, configs = [], []
+    for k in range(count):
+        config = dict(per["optim_config"][k])
+        rate = config.pop("learning_rate", None)
+        if per["learning_rate"][k] is not None:
+            rate = per["learning_rate"][k]
+        elif rate is None:
+            rate = optim.RULES[per["update_rule"][k]].defaults["learning_rate"]
+        rates.append(rate)
+        configs.append(config)
+    return {**per, "learning_rate": rates, "optim_config": configs}
+
+
+def train_config_batched(
+    data,
+    config,
+    per_net=None,
+    *,
+    input_dim,
+    return_params=False,
+    blas_threads=1,
+    progress=False,
+):
+    """:func:`train_batched` for a validated config and per-net settings already checked.
+
+    The experiments' entry: they validate their own arguments once (the config
+    when it was made, the swept values with messages naming their argument, the
+    data giving ``input_dim``) and nothing is checked again here.
+
+    Parameters
+    ----------
+    data : dict
+    config : TrainingConfig
+        The shared settings; the per-net settings missing from ``per_net`` too.
+    per_net : dict {name: list}, optional
+        Validated per-net values, one list of length K per name, of any of
+        ``weight_scale``, ``learning_rate``, ``dropout_keep_ratio``, ``reg``,
+        ``seed``, ``update_rule`` and ``optim_config`` (numbers only).
+    input_dim : int
+        What :func:`_checks.data` returned for ``data``.
+    return_params, blas_threads, progress
+        See :func:`train_batched` (checked by the caller).
+
+    Returns
+    -------
+    dict
+        As :func:`train_batched`.
+    """
+    per_net = dict(per_net or {})
+    count = max((len(values) for values in per_net.values()), default=1)
+    per = {
+        name: list(per_net.get(name, [getattr(config, name, None)] * count))
+        for name in ("update_rule", "optim_config", "weight_scale", "learning_rate")
+        + ("dropout_keep_ratio", "reg", "seed")
+    }
+    if "learning_rate" not in per_net:
+        per["learning_rate"] = [None] * count
+    overrides = {
+        rule: config.optim_overrides
+        if rule == config.update_rule
+        else _checks.optim_overrides(rule, config.optim_overrides)
+        for rule in dict.fromkeys(per["update_rule"])
+    }
+    return _train_stack(
+        data,
+        config,
+        count,
+        per,
+        overrides,
+        input_dim=input_dim,
+        return_params=return_params,
+        blas_threads=blas_threads,
+        progress=progress,
+    )
+
+
+def _train_stack(
+    data, config, count, per, overrides, *, input_dim, return_params, blas_threads, progress
+):
+    """Train the K nets of validated settings; the result of :func:`train_batched`."""
+    per = _split_learning_rates(per)
+    subset = _checks.training_subset(data, config.num_train)
     # Nets with the same rule and hyperparameters (but their learning rate) form a group of
     # consecutive rows, updated by one call of the rule's step; train in that order.
     keys = [(per["update_rule"][k], sorted(per["optim_config"][k].items())) for k in range(count)]
@@ -316,17 +470,17 @@ def train_batched(
     with _blas_limit(blas_threads):
         result = _train(
             subset,
-            [input_dim, *hidden_dims, num_classes],
+            [input_dim, *config.hidden_dims, config.num_classes],
             ordered,
             count=count,
-            normalization=normalization,
+            normalization=config.normalization,
             overrides=overrides,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            lr_decay=lr_decay,
-            num_train_samples=num_train_samples,
-            num_val_samples=num_val_samples,
-            dtype=dtype,
+            num_epochs=config.num_epochs,
+            batch_size=config.batch_size,
+            lr_decay=config.lr_decay,
+            num_train_samples=config.num_train_samples,
+            num_val_samples=config.num_val_samples,
+            dtype=config.dtype,
             return_params=return_params,
             progress=progress,
         )
@@ -367,7 +521,7 @@ def _same(a, b):
 
 
 def _from_config(config, arguments):
-    """train_batched's keywords from a TrainingConfig and the per-net keywords given."""
+    """``(config, {per-net keyword: value given})`` of a train_batched call with a config."""
     if not isinstance(config, TrainingConfig):
         raise TypeError(f"config must be a TrainingConfig or None, got {type(config).__name__}")
     defaults = inspect.signature(train_batched).parameters
@@ -376,14 +530,12 @@ def _from_config(config, arguments):
         raise TypeError(
             f"train_batched: the config sets {clash}; pass them in the config, not as keywords"
         )
-    kwargs = dict(arguments)
-    for key in _SHARED:
-        if key != "use_batchnorm":
-            kwargs[key] = getattr(config, key)
-    for key in _PER_NET:
-        if _same(arguments[key], defaults[key].default):
-            kwargs[key] = getattr(config, key)
-    return kwargs
+    given = {
+        key: arguments[key]
+        for key in (*_PER_NET, "learning_rate")
+        if not _same(arguments[key], defaults[key].default)
+    }
+    return config, given
 
 
 def _settings(per):
@@ -543,7 +695,7 @@ class _RuleGroups:
     @staticmethod
     def _config(rule, optim_config, lr, names, stack, overrides):
         spec = optim.RULES[rule]
-        per_param = optim.parameter_configs(rule, optim_config, names, overrides)
+        per_param = optim.resolve_parameter_configs(optim_config, names, overrides)
         config = {}
         for h in spec.hyperparameters:
             values = [per_param[name].get(h.name) for name in names]
@@ -569,10 +721,11 @@ class _RuleGroups:
 
     @staticmethod
     def _prepare(rule, config, rows):
-        # validate the numbers and make the state arrays; arrays are put back afterwards
+        # Make the state arrays; the numbers were validated before training started, and
+        # the per-net and per-column arrays are put back afterwards.
         arrays = {key: value for key, value in config.items() if isinstance(value, np.ndarray)}
         numbers = {key: value for key, value in config.items() if key not in arrays}
-        prepared = optim.prepare_config(rule, numbers, rows)
+        prepared = optim.prepare_checked_config(rule, numbers, rows)
         prepared.update(arrays)
         return prepared
 

@@ -58,10 +58,12 @@ def _run_from_solver(solver):
     )
 
 
-def _train(data, config, *, progress=False, blas_threads=1):
+def _train(data, config, *, progress=False, blas_threads=1, input_dim=None):
     """Build the net of a validated :class:`TrainingConfig` and train it with the Solver on
-    ``data`` (checked here); return (run, model, solver)."""
-    input_dim = _checks.data(data, config.num_classes)
+    ``data``; return (run, model, solver). ``data`` is checked here unless the caller
+    already did (``input_dim``, what :func:`_checks.data` returned)."""
+    if input_dim is None:
+        input_dim = _checks.data(data, config.num_classes)
     subset = _checks.training_subset(data, config.num_train)
     model = FullyConnectedNet(input_dim=input_dim, **config.net_kwargs())
     solver = Solver(model, subset, verbose=False, progress=progress, **config.solver_kwargs())
@@ -97,10 +99,34 @@ def _config_from(arguments, config):
     keyword must keep its default), or one made from the keywords."""
     if config is None:
         return TrainingConfig.from_kwargs(**{key: arguments[key] for key in _CONFIG_KEYS})
+    return config_beside_keywords(config, arguments, _TRAIN_NET_SIGNATURE, _CONFIG_KEYS)
+
+
+def config_beside_keywords(config, arguments, signature, keys):
+    """``config``, when no training keyword ``keys`` of a call differs from its default.
+
+    The rule of every experiment that accepts ``config=`` (as :func:`train_net`):
+    the training settings come either from the config or from the keywords, not
+    both; the config is trusted as it is (validated when it was made).
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    arguments : dict
+        The call's arguments by name.
+    signature : inspect.Signature
+        The called function's, for the defaults.
+    keys : iterable of str
+        The training keywords of that function.
+
+    Returns
+    -------
+    TrainingConfig
+    """
     if not isinstance(config, TrainingConfig):
         raise TypeError(f"config must be a TrainingConfig or None, got {type(config).__name__}")
-    defaults = _TRAIN_NET_SIGNATURE.parameters
-    changed = [key for key in _CONFIG_KEYS if not _same(arguments[key], defaults[key].default)]
+    defaults = signature.parameters
+    changed = [key for key in keys if not _same(arguments[key], defaults[key].default)]
     if changed:
         raise TypeError(
             f"pass the training settings either as config or as keywords, not both: got "
@@ -211,6 +237,11 @@ def train_net(
 
 
 _TRAIN_NET_SIGNATURE = inspect.signature(train_net)
+_TRAIN_NET_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in _TRAIN_NET_SIGNATURE.parameters.items()
+    if name not in ("data", "config")
+}
 
 
 def _rule_plan(rules):
@@ -255,6 +286,7 @@ def compare_update_rules(
     seed=0,
     n_jobs=1,
     batched=True,
+    config=None,
     **train_kwargs,
 ):
     r"""Train the same net (same initialization, same minibatches) with several update rules.
@@ -289,6 +321,11 @@ def compare_update_rules(
         updates its own net), several times faster than one Solver run per
         rule, with the same results up to floating-point rounding (float64:
         ``allclose``). False: one Solver run (:func:`train_net`) per rule.
+    config : TrainingConfig, optional
+        The shared setting, validated when it was made (then no other training
+        keyword may be given; ``progress`` and ``blas_threads`` may); its
+        ``update_rule`` and ``optim_config`` are replaced by each entry of
+        ``rules``, which alone is checked here.
     **train_kwargs
         Any other keyword of :func:`train_net` (``use_batchnorm``, ``reg``,
         ``lr_decay``, ``dtype``, ...).
@@ -308,6 +345,33 @@ def compare_update_rules(
     for key in ("update_rule", "optim_config"):
         if key in train_kwargs:
             raise TypeError(f"compare_update_rules sets {key} from rules; do not pass {key}")
+    if config is not None:
+        arguments = dict(locals())
+        config = config_beside_keywords(
+            config, arguments, _COMPARE_SIGNATURE, _COMPARE_TRAINING_KEYS
+        )
+        options = _run_options(train_kwargs, config)
+        _checks.boolean("batched", batched)
+        input_dim = _checks.data(data, config.num_classes)
+        if batched:
+            result = _batched.train_config_batched(
+                data,
+                config,
+                {
+                    "update_rule": [rule for rule, _ in plan.values()],
+                    "optim_config": [rule_config for _, rule_config in plan.values()],
+                },
+                input_dim=input_dim,
+                **options,
+            )
+            return dict(zip(plan, split_runs(result), strict=True))
+        configs = [_with_rule(config, rule, rule_config) for rule, rule_config in plan.values()]
+        if n_jobs == 1:
+            results = [_train(data, c, input_dim=input_dim, **options)[0] for c in configs]
+        else:
+            jobs = [dict(data=data, config=c, **options) for c in configs]
+            results = run_parallel(train_net, jobs, n_jobs=n_jobs)
+        return dict(zip(plan, results, strict=True))
     # Check the shared arguments once, before any training.
     _checks.hidden_dims(hidden_dims)
     _checks.data(data, train_kwargs.get("num_classes", 10))
@@ -343,6 +407,40 @@ def compare_update_rules(
     return dict(zip(plan, results, strict=True))
 
 
+_COMPARE_TRAINING_KEYS = (
+    "hidden_dims",
+    "num_train",
+    "num_epochs",
+    "batch_size",
+    "weight_scale",
+    "seed",
+)
+_COMPARE_SIGNATURE = inspect.signature(compare_update_rules)
+
+
+def _run_options(train_kwargs, config):
+    """``progress`` and ``blas_threads`` of train_net keywords given beside a config (any
+    other training keyword is the error :func:`config_beside_keywords` names), checked."""
+    arguments = {key: train_kwargs.get(key, value) for key, value in _TRAIN_NET_DEFAULTS.items()}
+    unknown = sorted(set(train_kwargs) - set(arguments))
+    if unknown:
+        raise TypeError(f"train_net: got an unexpected keyword argument {unknown[0]!r}")
+    config_beside_keywords(config, arguments, _TRAIN_NET_SIGNATURE, _CONFIG_KEYS)
+    progress = _checks.boolean("progress", arguments["progress"])
+    blas_threads = arguments["blas_threads"]
+    if blas_threads is not None:
+        _checks.positive_int("blas_threads", blas_threads)
+    return {"progress": progress, "blas_threads": blas_threads}
+
+
+def _with_rule(config, rule, rule_config):
+    """``config`` training with ``rule`` and its checked ``rule_config`` (the overrides are
+    checked for a rule other than the config's own)."""
+    if rule != config.update_rule:
+        _checks.optim_overrides(rule, config.optim_overrides)
+    return config.derive(update_rule=rule, optim_config=rule_config)
+
+
 def _validate_train_kwargs(kwargs):
     """Check the keyword arguments of a train_net call without training; return its config."""
     try:
@@ -367,6 +465,7 @@ def batchnorm_vs_baseline(
     batch_size=50,
     learning_rate=1e-3,
     seed=0,
+    config=None,
     **train_kwargs,
 ):
     r"""The same deep net trained with Adam, with and without batch normalization.
@@ -387,6 +486,10 @@ def batchnorm_vs_baseline(
         See :func:`train_net`.
     learning_rate : float
         Adam's learning rate.
+    config : TrainingConfig, optional
+        The shared setting (rule included), validated when it was made (then no
+        other training keyword may be given; ``progress`` and ``blas_threads``
+        may); its ``normalization`` is replaced by each variant's.
     **train_kwargs
         Any other keyword of :func:`train_net` except ``update_rule``,
         ``optim_config`` and ``use_batchnorm``.
@@ -399,6 +502,16 @@ def batchnorm_vs_baseline(
     for key in ("update_rule", "optim_config", "use_batchnorm"):
         if key in train_kwargs:
             raise TypeError(f"batchnorm_vs_baseline sets {key}; do not pass it")
+    if config is not None:
+        config = config_beside_keywords(
+            config, dict(locals()), _BATCHNORM_SIGNATURE, _BATCHNORM_TRAINING_KEYS
+        )
+        options = _run_options(train_kwargs, config)
+        input_dim = _checks.data(data, config.num_classes)
+        return {
+            name: _train(data, variant, input_dim=input_dim, **options)[0]
+            for name, variant in normalization_variants(config).items()
+        }
     _checks.positive_real("learning_rate", learning_rate)
     kwargs = dict(
         data=data,
@@ -420,6 +533,29 @@ def batchnorm_vs_baseline(
     }
 
 
+_BATCHNORM_TRAINING_KEYS = (
+    "hidden_dims",
+    "num_train",
+    "weight_scale",
+    "num_epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+)
+_BATCHNORM_SIGNATURE = inspect.signature(batchnorm_vs_baseline)
+
+
+def normalization_variants(config, names=("baseline", "batchnorm")):
+    """``{"baseline": config without normalization, "batchnorm": config with batchnorm}``
+    (those of ``names``); the batch size is checked against batchnorm here."""
+    variants = {}
+    for name in names:
+        if name == "batchnorm":
+            _checks.batchnorm_batch_size(True, config.batch_size)
+        variants[name] = config.derive(normalization="batchnorm" if name == "batchnorm" else None)
+    return variants
+
+
 def capstone(
     data,
     *,
@@ -438,6 +574,7 @@ def capstone(
     dtype=np.float32,
     num_classes=10,
     blas_threads=1,
+    config=None,
 ):
     r"""The homework's final model: a 3×500 batchnorm net, Adam with learning-rate decay.
 
@@ -462,6 +599,9 @@ def capstone(
         See :func:`train_net`. On the digits, one thread took 1.3 s where no
         limit took 6–20 s on a busy 2-core machine; None may gain on an idle
         machine with the wide CIFAR-10 net.
+    config : TrainingConfig, optional
+        The whole setting, validated when it was made (then no other training
+        keyword may be given; ``progress`` and ``blas_threads`` may).
 
     Returns
     -------
@@ -470,10 +610,17 @@ def capstone(
         ``"test_acc"`` (best parameters on ``X_test``/``y_test``; None when the
         data has no test split).
     """
-    _checks.positive_real("learning_rate", learning_rate)
+    if config is not None:
+        config = config_beside_keywords(
+            config, dict(locals()), _CAPSTONE_SIGNATURE, _CAPSTONE_TRAINING_KEYS
+        )
+        num_classes = config.num_classes
+    else:
+        _checks.positive_real("learning_rate", learning_rate)
+        num_classes = _checks.num_classes(num_classes)
     has_test = "X_test" in data and "y_test" in data if isinstance(data, dict) else False
-    _checks.data(data, _checks.num_classes(num_classes), need_test=has_test)
-    config = TrainingConfig.from_kwargs(
+    input_dim = _checks.data(data, num_classes, need_test=has_test)
+    config = config or TrainingConfig.from_kwargs(
         hidden_dims=hidden_dims,
         update_rule="adam",
         optim_config={"learning_rate": learning_rate},
@@ -494,9 +641,29 @@ def capstone(
     _checks.boolean("progress", progress)
     if blas_threads is not None:
         _checks.positive_int("blas_threads", blas_threads)
-    run, model, solver = _train(data, config, progress=progress, blas_threads=blas_threads)
+    run, model, solver = _train(
+        data, config, progress=progress, blas_threads=blas_threads, input_dim=input_dim
+    )
     run["val_acc"] = float(solver.check_accuracy(data["X_val"], data["y_val"]))
     run["test_acc"] = (
         float(solver.check_accuracy(data["X_test"], data["y_test"])) if has_test else None
     )
     return run
+
+
+_CAPSTONE_TRAINING_KEYS = (
+    "hidden_dims",
+    "use_batchnorm",
+    "learning_rate",
+    "lr_decay",
+    "num_epochs",
+    "batch_size",
+    "weight_scale",
+    "dropout_keep_ratio",
+    "reg",
+    "seed",
+    "num_train",
+    "dtype",
+    "num_classes",
+)
+_CAPSTONE_SIGNATURE = inspect.signature(capstone)

@@ -13,16 +13,18 @@ chapter 8 (capstone: hyperparameter search).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 
 import numpy as np
 
 from . import _checks
-from .batched import train_batched_table
+from .batched import train_config_batched
+from .config import TrainingConfig
 from .parallel import run_parallel
-from .results import num_checks, num_iterations, stack_runs
-from .runs import train_net
+from .results import TABLE_KEYS, num_checks, num_iterations, stack_runs
+from .runs import _train, config_beside_keywords, normalization_variants
 
 __all__ = [
     "weight_scale_sweep",
@@ -36,19 +38,43 @@ __all__ = [
 HOMEWORK_WEIGHT_SCALES = np.logspace(-4, 0, num=20)
 
 
-def _train_table(data, settings, *, batched, common, blas_threads=None):
-    """Train one net per entry of ``settings`` (dicts of per-net keywords); return a table.
+def _train_table(data, config, per_net, *, batched, input_dim, blas_threads, progress):
+    """Train one net per entry of the per-net lists ``per_net`` (validated values of
+    ``weight_scale``, ``dropout_keep_ratio``, ``optim_config``, ...) with the rest of the
+    validated ``config``; return a table.
 
-    ``common`` holds the keywords shared by every net. Batched: one
-    :func:`train_batched` pass (with ``blas_threads``); else one Solver run each.
+    Batched: one :func:`train_batched` pass (with ``blas_threads``); else one Solver run
+    each (on one BLAS thread, as :func:`train_net`).
     """
     if batched:
-        return train_batched_table(data, settings, {**common, "blas_threads": blas_threads})
-    num_train = _checks.training_subset(data, common.get("num_train"))["X_train"].shape[0]
-    iterations = num_iterations(num_train, common["batch_size"], common["num_epochs"])
-    checks = num_checks(num_train, common["batch_size"], common["num_epochs"])
-    runs = [train_net(data, **common, **setting) for setting in settings]
+        result = train_config_batched(
+            data,
+            config,
+            per_net,
+            input_dim=input_dim,
+            blas_threads=blas_threads,
+            progress=progress,
+        )
+        return {key: result[key] for key in TABLE_KEYS}
+    num_train = _checks.training_subset(data, config.num_train)["X_train"].shape[0]
+    iterations = num_iterations(num_train, config.batch_size, config.num_epochs)
+    checks = num_checks(num_train, config.batch_size, config.num_epochs)
+    count = len(next(iter(per_net.values())))
+    runs = [
+        _train(
+            data,
+            config.derive(**{name: values[k] for name, values in per_net.items()}),
+            progress=progress,
+            input_dim=input_dim,
+        )[0]
+        for k in range(count)
+    ]
     return stack_runs(runs, iterations, checks)
+
+
+def _checked_config(config, arguments, function, keys):
+    """A sweep's ``config`` beside its keywords (see :func:`config_beside_keywords`)."""
+    return config_beside_keywords(config, arguments, inspect.signature(function), keys)
 
 
 def _blas_threads(value):
@@ -73,6 +99,7 @@ def weight_scale_sweep(
     n_jobs=1,
     blas_threads=1,
     progress=False,
+    config=None,
 ):
     r"""Weight-scale sensitivity of a deep net, with and without batch normalization.
 
@@ -126,6 +153,13 @@ def weight_scale_sweep(
         machine and loses much on a busy one. None leaves the BLAS alone.
     progress : bool, keyword-only
         Show a tqdm bar.
+    config : TrainingConfig, keyword-only, optional
+        The shared setting (net shape, rule, schedule, seed, ...) instead of
+        ``hidden_dims``, ``num_epochs``, ``batch_size``, ``num_train``,
+        ``learning_rate``, ``seed`` and ``dtype`` (which must then keep their
+        defaults, as for :func:`train_net`); validated when it was made. The
+        weight scales still come from ``weight_scales``, and each variant sets
+        the normalization.
 
     Returns
     -------
@@ -138,55 +172,80 @@ def weight_scale_sweep(
         0 = did not diverge (histories of a diverged net are NaN after it
         stopped).
     """
+    if config is not None:
+        config = _checked_config(config, dict(locals()), weight_scale_sweep, _SWEEP_KEYS)
     scales = _checks.numeric_weight_scales(weight_scales)
-    _checks.positive_real("learning_rate", learning_rate)
-    _checks.sweep_arguments(
-        data=data,
-        hidden_dims=hidden_dims,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        num_train=num_train,
-        seed=seed,
-        dtype=dtype,
-        batched=batched,
-    )
+    if config is None:
+        _checks.positive_real("learning_rate", learning_rate)
+        input_dim = _checks.sweep_arguments(
+            data=data,
+            hidden_dims=hidden_dims,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            num_train=num_train,
+            seed=seed,
+            dtype=dtype,
+            batched=batched,
+        )
+    else:
+        _checks.boolean("batched", batched)
     if isinstance(variants, str) or not set(variants) <= {"baseline", "batchnorm"} or not variants:
         raise ValueError(
             f"variants must be a non-empty subset of ('baseline', 'batchnorm'), got {variants!r}"
         )
-    _checks.batchnorm_batch_size("batchnorm" in variants, batch_size)
-    common = dict(
-        hidden_dims=hidden_dims,
-        update_rule="adam",
-        optim_config={"learning_rate": learning_rate},
-        num_train=num_train,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        seed=seed,
-        dtype=dtype,
-        progress=progress,
-    )
+    if config is None:
+        _checks.batchnorm_batch_size("batchnorm" in variants, batch_size)
+        config = TrainingConfig.from_checked(
+            hidden_dims=_shape(hidden_dims),
+            update_rule="adam",
+            optim_config={"learning_rate": learning_rate},
+            num_train=num_train,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            seed=seed,
+            dtype=_checks.dtype(dtype),
+        )
+    else:
+        input_dim = _checks.data(data, config.num_classes)
     blas_threads = _blas_threads(blas_threads)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
     names = [v for v in ("baseline", "batchnorm") if v in variants]
-    settings = [{"weight_scale": scale} for scale in scales]
     jobs = [
         dict(
             data=data,
-            settings=settings,
+            config=variant,
+            per_net={"weight_scale": scales},
             batched=batched,
-            common={**common, "use_batchnorm": name == "batchnorm"},
+            input_dim=input_dim,
+            progress=progress,
+            blas_threads=blas_threads,
         )
-        for name in names
+        for variant in normalization_variants(config, names).values()
     ]
     threads = min(len(jobs), os.cpu_count() or 1) if n_jobs == -1 else min(n_jobs, len(jobs))
     if batched and threads > 1:
-        jobs = [{**job, "blas_threads": blas_threads} for job in jobs]
         tables = run_parallel(_train_table, jobs, n_jobs=threads, backend="threading")
     else:
-        tables = [_train_table(**job, blas_threads=blas_threads) for job in jobs]
+        tables = [_train_table(**job) for job in jobs]
     return {"weight_scales": np.array(scales, dtype=float), **dict(zip(names, tables, strict=True))}
+
+
+#: The training keywords of the sweeps that a config replaces.
+_SWEEP_KEYS = (
+    "hidden_dims",
+    "num_epochs",
+    "batch_size",
+    "num_train",
+    "learning_rate",
+    "seed",
+    "dtype",
+)
+
+
+def _shape(hidden_dims):
+    """Validated ``hidden_dims`` as a config holds them."""
+    return tuple(int(h) for h in hidden_dims)
 
 
 def dropout_sweep(
@@ -204,6 +263,7 @@ def dropout_sweep(
     batched=True,
     blas_threads=1,
     progress=False,
+    config=None,
 ):
     r"""Dropout as a regularizer: the same net trained with several keep ratios.
 
@@ -231,6 +291,11 @@ def dropout_sweep(
     blas_threads : int or None, default 1
         See :func:`weight_scale_sweep`.
     progress : bool
+    config : TrainingConfig, optional
+        The shared setting instead of ``hidden_dims``, ``num_train``,
+        ``num_epochs``, ``batch_size``, ``learning_rate``, ``weight_scale``,
+        ``seed`` and ``dtype`` (see :func:`weight_scale_sweep`); the keep
+        ratios still come from ``keep_ratios``.
 
     Returns
     -------
@@ -242,36 +307,48 @@ def dropout_sweep(
         final validation accuracy, ``"final_train_loss"`` and
         ``"diverged_at"`` (K,).
     """
+    if config is not None:
+        config = _checked_config(
+            config, dict(locals()), dropout_sweep, (*_SWEEP_KEYS, "weight_scale")
+        )
     ratios = _checks.sequence(
         "keep_ratios", keep_ratios, _checks.keep_ratio, "keep probabilities in (0, 1]"
     )
-    _checks.positive_real("learning_rate", learning_rate)
-    _checks.weight_scale(weight_scale)
-    _checks.sweep_arguments(
-        data=data,
-        hidden_dims=hidden_dims,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        num_train=num_train,
-        seed=seed,
-        dtype=dtype,
-        batched=batched,
-    )
-    common = dict(
-        hidden_dims=hidden_dims,
-        update_rule="adam",
-        optim_config={"learning_rate": learning_rate},
-        num_train=num_train,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        weight_scale=weight_scale,
-        seed=seed,
-        dtype=dtype,
-        progress=progress,
-    )
-    settings = [{"dropout_keep_ratio": p} for p in ratios]
+    if config is None:
+        _checks.positive_real("learning_rate", learning_rate)
+        weight_scale = _checks.weight_scale(weight_scale)
+        input_dim = _checks.sweep_arguments(
+            data=data,
+            hidden_dims=hidden_dims,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            num_train=num_train,
+            seed=seed,
+            dtype=dtype,
+            batched=batched,
+        )
+        config = TrainingConfig.from_checked(
+            hidden_dims=_shape(hidden_dims),
+            update_rule="adam",
+            optim_config={"learning_rate": learning_rate},
+            num_train=num_train,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            weight_scale=weight_scale,
+            seed=seed,
+            dtype=_checks.dtype(dtype),
+        )
+    else:
+        _checks.boolean("batched", batched)
+        input_dim = _checks.data(data, config.num_classes)
     table = _train_table(
-        data, settings, batched=batched, common=common, blas_threads=_blas_threads(blas_threads)
+        data,
+        config,
+        {"dropout_keep_ratio": ratios},
+        batched=batched,
+        input_dim=input_dim,
+        blas_threads=_blas_threads(blas_threads),
+        progress=progress,
     )
     train_hist, val_hist = table["train_acc_history"], table["val_acc_history"]
     table["keep_ratios"] = np.array(ratios, dtype=float)
@@ -311,6 +388,7 @@ def hyperparameter_search(
     batched=True,
     blas_threads=1,
     progress=False,
+    config=None,
 ):
     r"""Grid search over learning rates × weight scales for one net shape.
 
@@ -338,6 +416,14 @@ def hyperparameter_search(
     blas_threads : int or None, default 1
         See :func:`weight_scale_sweep`.
     progress : bool
+    config : TrainingConfig, optional
+        The shared setting (rule and its other hyperparameters included)
+        instead of ``hidden_dims``, ``num_epochs``, ``batch_size``,
+        ``num_train``, ``update_rule``, ``optim_config``, ``use_batchnorm``,
+        ``dropout_keep_ratio``, ``reg``, ``lr_decay``, ``seed`` and ``dtype``
+        (see :func:`weight_scale_sweep`). The learning rates and weight scales
+        still come from ``learning_rates`` and ``weight_scales`` (a learning
+        rate in the config's ``optim_config`` is replaced by each of them).
 
     Returns
     -------
@@ -347,52 +433,65 @@ def hyperparameter_search(
         a scheme name is used), ``"best_val_acc"``, ``"best_train_acc"``,
         ``"final_train_loss"`` (M,), ``"diverged_at"`` (M,) int (0 = did not).
     """
+    if config is not None:
+        config = _checked_config(config, dict(locals()), hyperparameter_search, _SEARCH_KEYS)
     rates = _checks.sequence(
         "learning_rates", learning_rates, _checks.positive_real, "learning rates > 0"
     )
     scales = [1e-2] if weight_scales is None else _checks.weight_scales(weight_scales)
-    update_rule = _checks.update_rule(update_rule)
-    optim_config = _checks.optim_config(update_rule, optim_config)
-    if "learning_rate" in optim_config:
-        raise ValueError(
-            "optim_config must not hold 'learning_rate': the learning rates come from "
-            "learning_rates"
+    if config is None:
+        update_rule = _checks.update_rule(update_rule)
+        optim_config = _checks.optim_config(update_rule, optim_config)
+        if "learning_rate" in optim_config:
+            raise ValueError(
+                "optim_config must not hold 'learning_rate': the learning rates come from "
+                "learning_rates"
+            )
+        _checks.boolean("use_batchnorm", use_batchnorm)
+        dropout_keep_ratio = _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
+        reg = _checks.nonnegative_real("reg", reg)
+        lr_decay = _checks.lr_decay(lr_decay)
+        input_dim = _checks.sweep_arguments(
+            data=data,
+            hidden_dims=hidden_dims,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            num_train=num_train,
+            seed=seed,
+            dtype=dtype,
+            batched=batched,
         )
-    _checks.boolean("use_batchnorm", use_batchnorm)
-    _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
-    _checks.nonnegative_real("reg", reg)
-    _checks.lr_decay(lr_decay)
-    _checks.sweep_arguments(
-        data=data,
-        hidden_dims=hidden_dims,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        num_train=num_train,
-        seed=seed,
-        dtype=dtype,
-        batched=batched,
-    )
+        config = TrainingConfig.from_checked(
+            hidden_dims=_shape(hidden_dims),
+            normalization="batchnorm" if use_batchnorm else None,
+            dropout_keep_ratio=dropout_keep_ratio,
+            reg=reg,
+            update_rule=update_rule,
+            optim_config=optim_config,
+            lr_decay=lr_decay,
+            num_train=num_train,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            seed=seed,
+            dtype=_checks.dtype(dtype),
+        )
+    else:
+        _checks.boolean("batched", batched)
+        input_dim = _checks.data(data, config.num_classes)
+    # the searched learning rate replaces any the config holds
+    others = {k: v for k, v in config.optim_config.items() if k != "learning_rate"}
     grid = list(itertools.product(rates, scales))
-    common = dict(
-        hidden_dims=hidden_dims,
-        update_rule=update_rule,
-        num_train=num_train,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        use_batchnorm=use_batchnorm,
-        dropout_keep_ratio=dropout_keep_ratio,
-        reg=reg,
-        lr_decay=lr_decay,
-        seed=seed,
-        dtype=dtype,
-        progress=progress,
-    )
-    settings = [
-        {"optim_config": {**optim_config, "learning_rate": lr}, "weight_scale": scale}
-        for lr, scale in grid
-    ]
     table = _train_table(
-        data, settings, batched=batched, common=common, blas_threads=_blas_threads(blas_threads)
+        data,
+        config,
+        {
+            "optim_config": [{**others, "learning_rate": lr} for lr, _ in grid],
+            "weight_scale": [scale for _, scale in grid],
+        },
+        batched=batched,
+        input_dim=input_dim,
+        blas_threads=_blas_threads(blas_threads),
+        progress=progress,
     )
     names = any(isinstance(scale, str) for _, scale in grid)
     return {
@@ -403,3 +502,19 @@ def hyperparameter_search(
         "final_train_loss": table["final_train_loss"],
         "diverged_at": table["diverged_at"],
     }
+
+
+_SEARCH_KEYS = (
+    "hidden_dims",
+    "num_epochs",
+    "batch_size",
+    "num_train",
+    "update_rule",
+    "optim_config",
+    "use_batchnorm",
+    "dropout_keep_ratio",
+    "reg",
+    "lr_decay",
+    "seed",
+    "dtype",
+)
