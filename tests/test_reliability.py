@@ -219,6 +219,11 @@ def test_3_batchnorm_with_batches_of_one_is_refused_before_training(digits, no_t
     # The sweep trains its baseline first: the error must come before that.
     with pytest.raises(ValueError, match="batch_size must be >= 2"):
         ex.weight_scale_sweep(digits, [1e-2], hidden_dims=[10], batch_size=1, batched=False)
+    for batched in (True, False):
+        with pytest.raises(ValueError, match="batch_size must be >= 2"):
+            ex.hyperparameter_search(
+                digits, [1e-3], hidden_dims=[10], use_batchnorm=True, batch_size=1, batched=batched
+            )
     # Without batchnorm a batch of one is fine.
     Solver(FullyConnectedNet([10], input_dim=64), digits, batch_size=1, verbose=False)
 

@@ -77,6 +77,31 @@ def _checked_config(config, arguments, function, keys):
     return config_beside_keywords(config, arguments, inspect.signature(function), keys)
 
 
+def _sweep_setting(data, config, batched, *, use_batchnorm=False, **keywords):
+    """``(config, input_dim)`` of a sweep.
+
+    ``config`` as given (validated when it was made), or, when it is None, one
+    made of the sweep's keywords: the keywords every sweep shares are checked
+    here, in the order of :func:`_checks.sweep_arguments`; the sweep's own ones
+    (``update_rule``, ``optim_config``, ...) the caller has checked, under their
+    own names.
+    """
+    if config is not None:
+        _checks.boolean("batched", batched)
+        return config, _checks.data(data, config.num_classes)
+    shared = {key: keywords.pop(key) for key in _SHARED_KEYS}
+    input_dim = _checks.sweep_arguments(
+        data=data, batched=batched, use_batchnorm=use_batchnorm, **shared
+    )
+    shared["hidden_dims"] = _shape(shared["hidden_dims"])
+    shared["dtype"] = _checks.dtype(shared["dtype"])
+    return TrainingConfig.from_checked(**shared, **keywords), input_dim
+
+
+#: The training keywords every sweep shares, checked by :func:`_checks.sweep_arguments`.
+_SHARED_KEYS = ("hidden_dims", "num_epochs", "batch_size", "num_train", "seed", "dtype")
+
+
 def _blas_threads(value):
     if value is not None:
         _checks.positive_int("blas_threads", value)
@@ -177,36 +202,24 @@ def weight_scale_sweep(
     scales = _checks.numeric_weight_scales(weight_scales)
     if config is None:
         _checks.positive_real("learning_rate", learning_rate)
-        input_dim = _checks.sweep_arguments(
-            data=data,
-            hidden_dims=hidden_dims,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            num_train=num_train,
-            seed=seed,
-            dtype=dtype,
-            batched=batched,
-        )
-    else:
-        _checks.boolean("batched", batched)
     if isinstance(variants, str) or not set(variants) <= {"baseline", "batchnorm"} or not variants:
         raise ValueError(
             f"variants must be a non-empty subset of ('baseline', 'batchnorm'), got {variants!r}"
         )
-    if config is None:
-        _checks.batchnorm_batch_size("batchnorm" in variants, batch_size)
-        config = TrainingConfig.from_checked(
-            hidden_dims=_shape(hidden_dims),
-            update_rule="adam",
-            optim_config={"learning_rate": learning_rate},
-            num_train=num_train,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            seed=seed,
-            dtype=_checks.dtype(dtype),
-        )
-    else:
-        input_dim = _checks.data(data, config.num_classes)
+    config, input_dim = _sweep_setting(
+        data,
+        config,
+        batched,
+        use_batchnorm="batchnorm" in variants,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+    )
     blas_threads = _blas_threads(blas_threads)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
@@ -317,30 +330,20 @@ def dropout_sweep(
     if config is None:
         _checks.positive_real("learning_rate", learning_rate)
         weight_scale = _checks.weight_scale(weight_scale)
-        input_dim = _checks.sweep_arguments(
-            data=data,
-            hidden_dims=hidden_dims,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            num_train=num_train,
-            seed=seed,
-            dtype=dtype,
-            batched=batched,
-        )
-        config = TrainingConfig.from_checked(
-            hidden_dims=_shape(hidden_dims),
-            update_rule="adam",
-            optim_config={"learning_rate": learning_rate},
-            num_train=num_train,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            weight_scale=weight_scale,
-            seed=seed,
-            dtype=_checks.dtype(dtype),
-        )
-    else:
-        _checks.boolean("batched", batched)
-        input_dim = _checks.data(data, config.num_classes)
+    config, input_dim = _sweep_setting(
+        data,
+        config,
+        batched,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        update_rule="adam",
+        optim_config={"learning_rate": learning_rate},
+        weight_scale=weight_scale,
+    )
     table = _train_table(
         data,
         config,
@@ -451,33 +454,24 @@ def hyperparameter_search(
         dropout_keep_ratio = _checks.keep_ratio("dropout_keep_ratio", dropout_keep_ratio)
         reg = _checks.nonnegative_real("reg", reg)
         lr_decay = _checks.lr_decay(lr_decay)
-        input_dim = _checks.sweep_arguments(
-            data=data,
-            hidden_dims=hidden_dims,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            num_train=num_train,
-            seed=seed,
-            dtype=dtype,
-            batched=batched,
-        )
-        config = TrainingConfig.from_checked(
-            hidden_dims=_shape(hidden_dims),
-            normalization="batchnorm" if use_batchnorm else None,
-            dropout_keep_ratio=dropout_keep_ratio,
-            reg=reg,
-            update_rule=update_rule,
-            optim_config=optim_config,
-            lr_decay=lr_decay,
-            num_train=num_train,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            seed=seed,
-            dtype=_checks.dtype(dtype),
-        )
-    else:
-        _checks.boolean("batched", batched)
-        input_dim = _checks.data(data, config.num_classes)
+    config, input_dim = _sweep_setting(
+        data,
+        config,
+        batched,
+        hidden_dims=hidden_dims,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        num_train=num_train,
+        seed=seed,
+        dtype=dtype,
+        use_batchnorm=use_batchnorm,
+        normalization="batchnorm" if use_batchnorm else None,
+        dropout_keep_ratio=dropout_keep_ratio,
+        reg=reg,
+        update_rule=update_rule,
+        optim_config=optim_config,
+        lr_decay=lr_decay,
+    )
     # the searched learning rate replaces any the config holds
     others = {k: v for k, v in config.optim_config.items() if k != "learning_rate"}
     grid = list(itertools.product(rates, scales))
