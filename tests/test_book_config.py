@@ -55,6 +55,26 @@ def test_execution_is_cached_and_failures_fail_the_build(config):
     assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
 
 
+def test_make_book_executes_every_chapter_of_the_toc_in_advance(toc_files):
+    pytest.importorskip("jupyter_cache", reason="jupyter-cache comes with the book extra")
+    spec = importlib.util.spec_from_file_location(
+        "execute_chapters", ROOT / "tools/execute_chapters.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    chapters = [path.relative_to(ROOT).with_suffix("").as_posix() for path in tool.chapters()]
+    notebooks = sorted(
+        path.relative_to(ROOT).with_suffix("").as_posix() for path in ROOT.glob("book/*.ipynb")
+    )
+    assert chapters == [f for f in toc_files if f in notebooks]
+    assert sorted(chapters) == notebooks
+    book_target = re.search(r"^book:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.M | re.S)
+    assert "tools/execute_chapters.py" in book_target.group(0)
+    assert book_target.group(0).index("execute_chapters") < book_target.group(0).index(
+        "jupyter-book build"
+    )
+
+
 def test_launch_buttons(config):
     buttons = config["launch_buttons"]
     assert buttons["binderhub_url"] == "https://mybinder.org"
