@@ -51,7 +51,7 @@ book: venv
 	  if [ -d _build/.jupyter_cache ]; then \
 	    echo "book: nndl_lab/ or widgets/ changed: re-executing every chapter"; fi; \
 	  rm -rf _build/.jupyter_cache _build/.doctrees; echo "$$h" > _build/.engine-hash; fi
-	@# Two chapters at a time (one per core) into that cache; jupyter-book then finds them
+	@# One chapter per core at a time into that cache; jupyter-book then finds them
 	@# there, and executes (and reports) any chapter that failed here.
 	NNDL_LAB_DATA_DIR="$(BOOK_DATA_DIR)" $(BIN)/python tools/execute_chapters.py
 	@start=$$(date +%s); \

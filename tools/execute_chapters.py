@@ -1,4 +1,4 @@
-"""Execute the book's chapters two at a time into Jupyter Book's execution cache.
+"""Execute the book's chapters, one per core at a time, into Jupyter Book's execution cache.
 
 ``make book`` runs this before ``jupyter-book build``: the chapters whose code
 is not in ``_build/.jupyter_cache`` are executed by jupyter-cache's parallel
@@ -7,8 +7,10 @@ finds every chapter in the cache. A chapter that fails here is left out of the
 cache, so ``jupyter-book build`` executes it again and reports the error the
 usual way (``_build/html/reports``).
 
-The longest chapters of the last build start first, so the two processes end
-close together. Prints each chapter's execution time and the wall time.
+In a fresh cache the longest chapters of the last build start first, so the
+processes end close together (the times are kept in ``_build/chapter-seconds.json``,
+a hint only: an unreadable file is ignored). Prints each chapter's execution
+time and the wall time.
 
 Usage: ``python tools/execute_chapters.py [--cache _build/.jupyter_cache]``
 """
@@ -18,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +50,7 @@ def main(argv=None) -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
     cache_dir = Path(args.cache)
     times_path = cache_dir.parent / TIMES_FILE
-    last_times = json.loads(times_path.read_text()) if times_path.is_file() else {}
+    last_times = _read_times(times_path)
 
     cache = get_cache(str(cache_dir))
     paths = sorted(chapters(), key=lambda p: -last_times.get(p.stem, 0.0))
@@ -77,13 +81,36 @@ def main(argv=None) -> int:
     for stem in sorted(seconds):
         print(f"book: {stem:<22} {seconds[stem]:6.1f} s")
     print(
-        f"book: executed {len(seconds)} chapter(s) in {wall:.0f} s, two at a time "
+        f"book: executed {len(seconds)} chapter(s) in {wall:.0f} s, {os.cpu_count()} at a time "
         f"(one after the other: {sum(seconds.values()):.0f} s)"
     )
     for uri in result.excepted + result.errored:
         print(f"book: {Path(uri).name} FAILED here; jupyter-book executes it again and reports")
-    times_path.write_text(json.dumps({**last_times, **seconds}, indent=1, sort_keys=True))
+    _write_times(times_path, {**last_times, **seconds})
     return 0
+
+
+def _read_times(path: Path) -> dict:
+    """The chapter times of the last build, or {} when there are none to trust."""
+    try:
+        times = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(times, dict):
+        return {}
+    return {k: v for k, v in times.items() if isinstance(v, (int, float))}
+
+
+def _write_times(path: Path, times: dict) -> None:
+    """Write ``times`` to a temporary file beside ``path`` and rename it into place."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(times, stream, indent=1, sort_keys=True)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 if __name__ == "__main__":
